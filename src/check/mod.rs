@@ -1,0 +1,17 @@
+//! One check: a session in one mode turned into phases, timings and at most
+//! one `(phase, reason, code)`.
+//!
+//! This module uses the protocol engine ([`crate::ftp`]) and nothing above
+//! it: it takes a plain [`CheckPlan`] and returns a plain [`Outcome`].
+
+pub mod labels;
+pub mod outcome;
+pub mod plan;
+pub mod transcript;
+
+pub use labels::{Mode, Operation, Phase, Reason, TlsMode};
+pub use outcome::{Failure, Outcome, TlsInfo};
+pub use plan::{
+    ActiveOptions, CheckPlan, OperationSpec, PassiveOptions, RetrieveSpec, StoreSpec, TlsOptions, Toggle,
+};
+pub use transcript::Transcript;

@@ -1,0 +1,72 @@
+//! The result of one check as plain data. It knows nothing of Prometheus:
+//! metrics, the status page, `probe` and the diagnosis all read it.
+
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::labels::{Mode, Operation, Phase, Reason};
+use super::transcript::Transcript;
+
+/// Where a check failed, why, and the FTP reply code that made it fail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    pub phase: Phase,
+    pub reason: Reason,
+    /// The reply code (`"530"`), or empty when no reply caused the failure.
+    pub code: String,
+    /// A human sentence; never contains a secret.
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(phase: Phase, reason: Reason, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Failure { phase, reason, code: code.into(), message: message.into() }
+    }
+}
+
+/// TLS facts of a session, for the transcript and the expiry metric.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct TlsInfo {
+    pub version: String,
+    pub cipher: String,
+    /// notAfter of the server's leaf certificate, Unix seconds.
+    pub cert_not_after: Option<i64>,
+    /// For each data connection, whether its TLS session resumed the control session.
+    pub data_resumed: Vec<bool>,
+}
+
+/// Everything one check measured.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub mode: Mode,
+    /// Wall-clock end of the check.
+    pub finished_at: SystemTime,
+    /// Monotonic duration of the whole check.
+    pub duration: Duration,
+    /// Time spent in each phase that ran, in session order (data phases summed over operations).
+    pub phases: Vec<(Phase, Duration)>,
+    pub failure: Option<Failure>,
+    /// Bytes moved by each data operation that ran.
+    pub bytes: Vec<(Operation, u64)>,
+    /// `Some(true)` when a 227 reply advertised an address other than the control peer's.
+    pub passive_address_mismatch: Option<bool>,
+    /// The address 227 advertised, when it was parsed.
+    pub passive_advertised: Option<std::net::SocketAddr>,
+    pub tls: Option<TlsInfo>,
+    pub transcript: Transcript,
+}
+
+impl Outcome {
+    pub fn success(&self) -> bool {
+        self.failure.is_none()
+    }
+
+    pub fn phase(&self, phase: Phase) -> Option<Duration> {
+        self.phases.iter().find(|(p, _)| *p == phase).map(|(_, d)| *d)
+    }
+
+    pub fn bytes(&self, op: Operation) -> Option<u64> {
+        self.bytes.iter().find(|(o, _)| *o == op).map(|(_, b)| *b)
+    }
+}

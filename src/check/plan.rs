@@ -1,0 +1,176 @@
+//! What one check should do: a plain description built by the caller (the
+//! config module, the `probe` command, a test). The runner never reads YAML.
+
+use std::net::IpAddr;
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::labels::{Mode, TlsMode};
+use crate::secret::Secret;
+
+/// One check: one session against one target in one mode.
+#[derive(Debug, Clone)]
+pub struct CheckPlan {
+    /// Host name or IP literal (without brackets).
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub password: Secret,
+    /// Sent with ACCT when the server asks for it (332); `None` makes 332 an auth failure.
+    pub account: Option<Secret>,
+    pub mode: Mode,
+    /// Deadline for the whole check, every phase included.
+    pub timeout: Duration,
+    pub tls: TlsOptions,
+    pub login_only: bool,
+    /// Directory to LIST; `None` with no other operation lists the login directory.
+    pub list: Option<String>,
+    pub retrieve: Option<RetrieveSpec>,
+    pub store: Option<StoreSpec>,
+    pub passive: PassiveOptions,
+    pub active: ActiveOptions,
+}
+
+impl CheckPlan {
+    /// A plan with the defaults of SPEC §4 for `host:port`: anonymous login,
+    /// list the login directory, 15 s timeout.
+    pub fn new(host: impl Into<String>, port: u16, mode: Mode) -> Self {
+        CheckPlan {
+            host: host.into(),
+            port,
+            username: "anonymous".into(),
+            password: Secret::new("ftp_exporter@"),
+            account: None,
+            mode,
+            timeout: Duration::from_secs(15),
+            tls: TlsOptions::default(),
+            login_only: false,
+            list: None,
+            retrieve: None,
+            store: None,
+            passive: PassiveOptions::default(),
+            active: ActiveOptions::default(),
+        }
+    }
+
+    /// The data operations in SPEC order; LIST of the login directory when none is configured.
+    pub fn operations(&self) -> Vec<OperationSpec> {
+        if self.login_only {
+            return Vec::new();
+        }
+        let mut ops = Vec::new();
+        if let Some(dir) = &self.list {
+            ops.push(OperationSpec::List(Some(dir.clone())));
+        }
+        if let Some(r) = &self.retrieve {
+            ops.push(OperationSpec::Retrieve(r.clone()));
+        }
+        if let Some(s) = &self.store {
+            ops.push(OperationSpec::Store(s.clone()));
+        }
+        if ops.is_empty() {
+            ops.push(OperationSpec::List(None));
+        }
+        ops
+    }
+}
+
+/// One data operation of a check.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OperationSpec {
+    List(Option<String>),
+    Retrieve(RetrieveSpec),
+    Store(StoreSpec),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetrieveSpec {
+    pub path: String,
+    /// Expected SHA-256 of the content, lowercase hex.
+    pub sha256: Option<String>,
+    /// Expected size in bytes.
+    pub size: Option<u64>,
+    /// Reading stops and the check fails past this many bytes.
+    pub max_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreSpec {
+    pub path: String,
+    pub bytes: u64,
+    /// Read the file back and compare.
+    pub verify: bool,
+    /// DELE the file afterwards.
+    pub delete: bool,
+}
+
+/// Passive mode knobs (SPEC §4 `passive:`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PassiveOptions {
+    pub epsv: Toggle,
+    /// Connect to the address in 227 instead of the control connection's peer.
+    pub trust_advertised_address: bool,
+}
+
+impl Default for PassiveOptions {
+    fn default() -> Self {
+        PassiveOptions { epsv: Toggle::Auto, trust_advertised_address: false }
+    }
+}
+
+/// Active mode knobs (SPEC §4 `active:`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActiveOptions {
+    /// Where to listen; default: the control connection's local address.
+    pub listen_address: Option<IpAddr>,
+    /// What to put in PORT/EPRT; default: the listener's address.
+    pub advertise_address: Option<IpAddr>,
+    /// Ports to listen on; default: any (port 0).
+    pub port_range: Option<RangeInclusive<u16>>,
+    pub eprt: Toggle,
+}
+
+impl Default for ActiveOptions {
+    fn default() -> Self {
+        ActiveOptions { listen_address: None, advertise_address: None, port_range: None, eprt: Toggle::Auto }
+    }
+}
+
+/// `auto | always | never` for EPSV and EPRT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Toggle {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl std::str::FromStr for Toggle {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Toggle::Auto),
+            "always" => Ok(Toggle::Always),
+            "never" => Ok(Toggle::Never),
+            other => Err(format!("unknown value {other:?}, expected auto, always or never")),
+        }
+    }
+}
+
+/// TLS settings of a target (SPEC §4 `tls*`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TlsOptions {
+    pub mode: TlsMode,
+    pub ca_file: Option<PathBuf>,
+    pub server_name: Option<String>,
+    pub insecure_skip_verify: bool,
+    /// Cap the protocol at TLS 1.2 for servers that mishandle 1.3.
+    pub max_version_tls12: bool,
+}
+
+impl Default for TlsMode {
+    fn default() -> Self {
+        TlsMode::None
+    }
+}

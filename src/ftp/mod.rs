@@ -1,0 +1,1 @@
+//! The FTP protocol engine: knows the wire, nothing of Prometheus or config.

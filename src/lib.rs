@@ -1,0 +1,10 @@
+//! ftp_exporter: checks FTP servers end to end, in active and passive mode,
+//! and exports per-phase timings and named failure reasons to Prometheus.
+//!
+//! Data flows one way:
+//! `config → scheduler → check → Outcome → metrics/status → http`,
+//! with [`ftp`] the protocol engine underneath [`check`].
+
+pub mod check;
+pub mod ftp;
+pub mod secret;
