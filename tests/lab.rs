@@ -111,6 +111,13 @@ fn router_alg_makes_active_work_through_nat() {
         "the server receives the rewritten address:\n{}",
         lab.server_log()
     );
+    drop(lab);
+
+    // The classic setup: vsftpd connects back from port 20. The ALG's
+    // expectation does not pin the source port, so this works the same.
+    let lab = Lab::build(&Scenario { connect_from_port_20: true, ..Scenario::router_alg() });
+    let active = lab.curl(DataMode::Active);
+    assert!(active.listed(lab::vsftpd::HELLO_NAME), "{active:#?}\n{}", lab.server_log());
 }
 
 /// Scenario 4: the client's firewall drops inbound new connections: login
