@@ -12,6 +12,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod curl;
+pub mod exporter;
 pub mod firewall;
 pub mod netns;
 pub mod scenario;
