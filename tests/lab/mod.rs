@@ -15,6 +15,7 @@ pub mod curl;
 pub mod exporter;
 pub mod firewall;
 pub mod netns;
+pub mod probe;
 pub mod scenario;
 pub mod vsftpd;
 
