@@ -162,13 +162,16 @@ fn control_port_filtered_versus_rejected() {
     assert!(rejected.elapsed < Duration::from_secs(1), "a reset is immediate: {rejected:#?}");
 }
 
-/// The harness itself: a namespace left by a dead run is removed, and a
-/// dropped lab leaves nothing behind.
+/// The harness itself: what a dead run left (namespaces, vsftpd directory)
+/// is removed, and a dropped lab leaves nothing behind.
 #[test]
 fn lab_cleans_stale_namespaces_and_tears_down() {
     let stale = Netns { name: format!("{}4000000000-0-client", lab::netns::PREFIX) };
     stale.create();
+    let stale_dir = std::env::temp_dir().join("fxlab-vsftpd-4000000000-x");
+    std::fs::create_dir_all(&stale_dir).unwrap();
     let lab = Lab::build(&Scenario::nat());
+    assert!(!stale_dir.exists(), "a dead run's vsftpd directory is removed");
     let names: Vec<String> =
         [&lab.client, &lab.router, &lab.server_gw, &lab.server].iter().map(|n| n.name.clone()).collect();
     assert!(!netns_list().contains(&stale.name), "stale namespace removed");

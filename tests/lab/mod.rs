@@ -49,6 +49,7 @@ impl Lab {
         require_tools();
         let lock = LOCK.lock().unwrap_or_else(PoisonError::into_inner);
         netns::remove_stale();
+        vsftpd::remove_stale_dirs();
         // The guard exists before anything is created, so a failure halfway
         // still tears down what was built.
         let n = BUILT.fetch_add(1, Ordering::Relaxed);

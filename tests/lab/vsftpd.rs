@@ -19,6 +19,23 @@ use super::scenario::{Scenario, PASSIVE_PORTS, SERVER};
 pub const HELLO_NAME: &str = "hello.txt";
 pub const HELLO_BODY: &str = "hello from the fxlab server\n";
 
+/// `<tmp>/fxlab-vsftpd-<pid>-*`: configuration, anon_root and logs of one
+/// vsftpd; the pid lets [`remove_stale_dirs`] recognise a dead run's.
+const DIR_PREFIX: &str = "fxlab-vsftpd-";
+
+/// Removes the directories of vsftpds whose test process is gone.
+pub fn remove_stale_dirs() {
+    let tmp = std::env::temp_dir();
+    let Ok(entries) = std::fs::read_dir(&tmp) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(DIR_PREFIX).and_then(|r| r.split('-').next()) else { continue };
+        if pid.parse::<u32>().is_ok() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 pub fn binary() -> PathBuf {
     if let Some(p) = std::env::var_os("FTP_EXPORTER_VSFTPD") {
         return PathBuf::from(p);
@@ -40,7 +57,10 @@ impl Vsftpd {
             "vsftpd not found at {} — run ci/install-deps.sh (or set FTP_EXPORTER_VSFTPD)",
             bin.display()
         );
-        let dir = tempfile::Builder::new().prefix("fxlab-vsftpd-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
+            .tempdir()
+            .unwrap();
         let base = dir.path();
         chmod(base, 0o755);
         std::fs::create_dir(base.join("root")).unwrap();
