@@ -178,7 +178,10 @@ fn lab_cleans_stale_namespaces_and_tears_down() {
     for n in &names {
         assert!(netns_list().contains(n), "{n} exists while the lab lives");
     }
+    let pid = lab.vsftpd_pid().expect("vsftpd runs");
+    assert!(lab.curl(DataMode::PassiveToControlPeer).listed(lab::vsftpd::HELLO_NAME));
     drop(lab);
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "vsftpd {pid} killed and reaped");
     let after = netns_list();
     for n in &names {
         assert!(!after.contains(n), "{n} deleted on drop");

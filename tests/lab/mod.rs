@@ -117,6 +117,11 @@ impl Lab {
         curl::list(&self.client, mode)
     }
 
+    /// The vsftpd listener's process id.
+    pub fn vsftpd_pid(&self) -> Option<u32> {
+        self.vsftpd.as_ref().map(Vsftpd::pid)
+    }
+
     /// vsftpd's protocol log so far.
     pub fn server_log(&self) -> String {
         self.vsftpd.as_ref().map(Vsftpd::log).unwrap_or_default()

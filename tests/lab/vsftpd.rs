@@ -117,6 +117,11 @@ impl Vsftpd {
         std::fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default()
     }
 
+    /// The listening process (also its process group).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// vsftpd's protocol log: every command and reply it saw (for failure messages).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("vsftpd.log")).unwrap_or_default()
