@@ -167,7 +167,10 @@ fn control_port_filtered_versus_rejected() {
 #[test]
 fn lab_cleans_stale_namespaces_and_tears_down() {
     let stale = Netns { name: format!("{}4000000000-0-client", lab::netns::PREFIX) };
-    stale.create();
+    // Only `ip netns add` (atomic): another test's Lab::build may remove
+    // this "stale" namespace at any moment, which is the point.
+    let added = std::process::Command::new("ip").args(["netns", "add", &stale.name]).status().unwrap();
+    assert!(added.success());
     let stale_dir = std::env::temp_dir().join("fxlab-vsftpd-4000000000-x");
     std::fs::create_dir_all(&stale_dir).unwrap();
     let lab = Lab::build(&Scenario::nat());
