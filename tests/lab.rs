@@ -120,6 +120,31 @@ fn router_alg_makes_active_work_through_nat() {
     assert!(active.listed(lab::vsftpd::HELLO_NAME), "{active:#?}\n{}", lab.server_log());
 }
 
+/// Scenario 2 against a server that does not check PORT (vsftpd
+/// `port_promiscuous=YES`): it accepts the private address, finds no route
+/// to it, and answers 425 to the transfer command.
+#[test]
+fn client_nat_active_against_promiscuous_server_is_425() {
+    let lab = Lab::build(&Scenario::server_accepts_foreign_port());
+    let active = lab.curl(DataMode::Active);
+    assert_ne!(active.code, 0, "{active:#?}");
+    assert!(active.replies().iter().any(|r| r.starts_with("200 PORT")), "PORT accepted: {active:#?}");
+    assert!(active.replies().contains(&"425 Failed to establish connection."), "{active:#?}");
+}
+
+/// Scenario 3 with explicit FTPS: after AUTH TLS the ALG sees ciphertext, so
+/// the private PORT address reaches vsftpd unrewritten; passive still works.
+#[test]
+fn router_alg_cannot_rewrite_encrypted_port() {
+    let lab = Lab::build(&Scenario::ftps_through_alg());
+    let tls = ["--ssl-reqd", "-k"];
+    let active = lab.curl_with(DataMode::Active, &tls);
+    assert!(active.replies().contains(&"234 Proceed with negotiation."), "TLS was used: {active:#?}");
+    assert!(active.replies().contains(&"500 Illegal PORT command."), "{active:#?}");
+    let passive = lab.curl_with(DataMode::PassiveToControlPeer, &tls);
+    assert!(passive.listed(lab::vsftpd::HELLO_NAME), "{passive:#?}");
+}
+
 /// Scenario 4: the client's firewall drops inbound new connections: login
 /// works, active mode hangs until the timeout, passive mode works.
 #[test]

@@ -8,7 +8,7 @@ mod lab;
 
 use std::net::IpAddr;
 
-use ftp_exporter::check::Toggle;
+use ftp_exporter::check::{TlsMode, Toggle};
 use lab::exporter::{explain, failure, run_both};
 use lab::{Lab, Scenario};
 
@@ -81,6 +81,33 @@ fn client_nat_fixed_by_advertise_address_and_port_forward() {
     assert!(r.active.success(), "{r:?}\n{}", lab.server_log());
     assert!(r.active.transcript.to_string().contains("PORT 198,51,100,1,195,"), "{}", explain(&r.active));
     assert!(r.passive.success(), "{r:?}");
+}
+
+/// Scenario 2 against a server that does not check PORT: it tries the
+/// private address and answers 425 instead of connecting back.
+#[test]
+fn client_nat_against_promiscuous_server_is_data_connect_rejected_425() {
+    let lab = Lab::build(&Scenario::server_accepts_foreign_port());
+    let r = run_both(&lab.client, |_| {});
+    assert!(r.passive.success(), "{r:?}");
+    assert_eq!(failure(&r.active), Some(("data_connect", "rejected", "425".to_string())), "{r:?}");
+    assert!(r.summary().contains("answered 425 instead of connecting back"), "{r:?}");
+}
+
+/// Scenario 3 with explicit FTPS: the ALG cannot read the encrypted PORT,
+/// so active mode is refused exactly as without an ALG; passive works.
+#[test]
+fn router_alg_does_not_help_ftps_active() {
+    let lab = Lab::build(&Scenario::ftps_through_alg());
+    let ca = lab.server_certificate().expect("FTPS scenario has a certificate");
+    let r = run_both(&lab.client, move |p| {
+        p.tls.mode = TlsMode::Explicit;
+        p.tls.ca_file = Some(ca.clone());
+    });
+    assert!(r.passive.success(), "{r:?}");
+    assert!(r.passive.tls.is_some(), "the session was encrypted: {r:?}");
+    assert_eq!(failure(&r.active), Some(("data_setup", "rejected", "500".to_string())), "{r:?}");
+    assert!(r.active.transcript.to_string().contains("PORT 192,168,10,2,"), "{}", explain(&r.active));
 }
 
 /// Scenario 3: an FTP ALG on the router: active mode works through NAT

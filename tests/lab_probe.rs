@@ -66,6 +66,20 @@ fn router_alg() {
     assert!(r.success("active") && r.success("passive"), "{r:#?}");
 }
 
+/// Scenario 3 with explicit FTPS (`--tls explicit`): the ALG cannot rewrite
+/// the encrypted PORT.
+#[test]
+fn router_alg_with_ftps() {
+    let lab = Lab::build(&Scenario::ftps_through_alg());
+    let ca = lab.server_certificate().expect("FTPS scenario has a certificate");
+    let ca = ca.to_str().unwrap();
+    let r = probe(&lab.client, &["--mode", "both", "--tls", "explicit", "--tls-ca-file", ca]);
+    assert_eq!(r.exit, 1, "{r:#?}");
+    assert!(r.success("passive"), "{r:#?}");
+    assert!(!r.mode("passive")["tls"].is_null(), "encrypted: {r:#?}");
+    assert_eq!(r.failure("active"), f("data_setup", "rejected", "500"), "{r:#?}");
+}
+
 /// Scenario 4, in the text output an operator reads: "login works but ls
 /// hangs" is active data_connect/timeout while passive is ok.
 #[test]

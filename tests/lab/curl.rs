@@ -45,6 +45,11 @@ impl CurlRun {
 /// Timeouts are short (2 s connect, 3 s whole) so that a filtered path costs
 /// little.
 pub fn list(client: &Netns, mode: DataMode) -> CurlRun {
+    list_with(client, mode, &[])
+}
+
+/// [`list`] with extra curl arguments.
+pub fn list_with(client: &Netns, mode: DataMode, extra: &[&str]) -> CurlRun {
     let url = format!("ftp://{SERVER_PUBLIC}/");
     let mut args = vec!["-v", "-sS", "--connect-timeout", "2", "--max-time", "3"];
     match mode {
@@ -54,6 +59,7 @@ pub fn list(client: &Netns, mode: DataMode) -> CurlRun {
         DataMode::PassiveToAdvertised => args.extend(["--disable-epsv", "--no-ftp-skip-pasv-ip"]),
         DataMode::Active => args.extend(["--disable-eprt", "-P", "-"]),
     }
+    args.extend_from_slice(extra);
     args.push(&url);
     let start = Instant::now();
     let out = client.exec("curl", &args);

@@ -117,6 +117,16 @@ impl Lab {
         curl::list(&self.client, mode)
     }
 
+    /// The FTPS server's certificate (PEM) for `tls_ca_file`; `None` without FTPS.
+    pub fn server_certificate(&self) -> Option<std::path::PathBuf> {
+        self.vsftpd.as_ref().and_then(Vsftpd::certificate)
+    }
+
+    /// curl in the client namespace with extra arguments (e.g. `--ssl-reqd`).
+    pub fn curl_with(&self, mode: DataMode, extra: &[&str]) -> CurlRun {
+        curl::list_with(&self.client, mode, extra)
+    }
+
     /// The vsftpd listener's process id.
     pub fn vsftpd_pid(&self) -> Option<u32> {
         self.vsftpd.as_ref().map(Vsftpd::pid)

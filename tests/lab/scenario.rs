@@ -61,6 +61,14 @@ pub struct Scenario {
     pub control_port: ControlPort,
     /// vsftpd `connect_from_port_20`: active data connections leave from port 20.
     pub connect_from_port_20: bool,
+    /// vsftpd `port_promiscuous=YES` (ProFTPD `AllowForeignAddress on`): the
+    /// server accepts a PORT address other than the control peer's and tries
+    /// to connect there.
+    pub server_accepts_foreign_port: bool,
+    /// Explicit FTPS required by vsftpd (AUTH TLS; certificate for
+    /// 198.51.100.2, see `Lab::server_certificate`). An ALG cannot read the
+    /// encrypted PORT.
+    pub ftps: bool,
 }
 
 impl Default for Scenario {
@@ -74,6 +82,8 @@ impl Default for Scenario {
             server_drops_passive_ports: false,
             control_port: ControlPort::Open,
             connect_from_port_20: false,
+            server_accepts_foreign_port: false,
+            ftps: false,
         }
     }
 }
@@ -121,6 +131,18 @@ impl Scenario {
             server_drops_passive_ports: true,
             ..Scenario::default()
         }
+    }
+
+    /// Scenario 2, a server that does not check PORT: it tries the private
+    /// address, gets no route at server-gw, and answers 425.
+    pub fn server_accepts_foreign_port() -> Scenario {
+        Scenario { name: "port_promiscuous", server_accepts_foreign_port: true, ..Scenario::default() }
+    }
+
+    /// Scenario 3 with explicit FTPS: the ALG sees only ciphertext after
+    /// AUTH TLS, so active mode fails as if there were no ALG.
+    pub fn ftps_through_alg() -> Scenario {
+        Scenario { name: "ftps_through_alg", ftps: true, ..Scenario::router_alg() }
     }
 
     /// Scenario 6a: the control port is silently dropped.

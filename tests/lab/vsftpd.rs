@@ -13,7 +13,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use super::netns::Netns;
-use super::scenario::{Scenario, PASSIVE_PORTS, SERVER};
+use super::scenario::{Scenario, PASSIVE_PORTS, SERVER, SERVER_PUBLIC};
 
 /// The one file anonymous users find in the login directory.
 pub const HELLO_NAME: &str = "hello.txt";
@@ -68,6 +68,9 @@ impl Vsftpd {
         std::fs::write(base.join("root").join(HELLO_NAME), HELLO_BODY).unwrap();
         chmod(&base.join("root"), 0o755);
         chmod(&base.join("root").join(HELLO_NAME), 0o644);
+        if s.ftps {
+            write_certificate(base);
+        }
         let conf = base.join("vsftpd.conf");
         std::fs::write(&conf, config(base, s)).unwrap();
 
@@ -117,6 +120,11 @@ impl Vsftpd {
         std::fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default()
     }
 
+    /// The server's certificate (PEM), to trust as a CA file; `None` without FTPS.
+    pub fn certificate(&self) -> Option<PathBuf> {
+        Some(self.dir.path().join(CERT_FILE)).filter(|p| p.is_file())
+    }
+
     /// The listening process (also its process group).
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -158,7 +166,31 @@ fn config(base: &Path, s: &Scenario) -> String {
     if let Some(addr) = s.pasv_address {
         c.push_str(&format!("pasv_address={addr}\n"));
     }
+    if s.server_accepts_foreign_port {
+        c.push_str("port_promiscuous=YES\n");
+    }
+    if s.ftps {
+        // Anonymous FTPS, required for login and data, as a server that
+        // mandates encryption would be configured.
+        c.push_str(&format!(
+            "ssl_enable=YES\nallow_anon_ssl=YES\nforce_anon_logins_ssl=YES\nforce_anon_data_ssl=YES\n\
+             ssl_tlsv1=YES\nssl_sslv2=NO\nssl_sslv3=NO\nrequire_ssl_reuse=YES\nssl_ciphers=HIGH\n\
+             rsa_cert_file={cert}\nrsa_private_key_file={key}\n",
+            cert = base.join(CERT_FILE).display(),
+            key = base.join("key.pem").display(),
+        ));
+    }
     c
+}
+
+const CERT_FILE: &str = "cert.pem";
+
+/// A self-signed certificate for the server's public address, written
+/// beside the configuration (also the CA file the exporter trusts).
+fn write_certificate(base: &Path) {
+    let ck = rcgen::generate_simple_self_signed(vec![SERVER_PUBLIC.to_string()]).unwrap();
+    std::fs::write(base.join(CERT_FILE), ck.cert.pem()).unwrap();
+    std::fs::write(base.join("key.pem"), ck.signing_key.serialize_pem()).unwrap();
 }
 
 /// vsftpd changes into the anonymous user's home directory before
