@@ -63,6 +63,9 @@ impl Lab {
             _lock: lock,
         };
         lab.wire();
+        if s.router_ftp_helper {
+            load_ftp_helper();
+        }
         lab.router.nft(&firewall::router(s));
         lab.server_gw.nft(&firewall::server_gw(s));
         if let Some(rules) = firewall::client(s) {
@@ -144,6 +147,18 @@ impl Drop for Lab {
         for ns in self.namespaces() {
             ns.destroy();
         }
+    }
+}
+
+/// Where the FTP conntrack helper is a module rather than built in, load it
+/// (and its NAT half) so that `ct helper "ftp"` exists; nft fails loudly
+/// otherwise. Loading a module changes no network configuration.
+fn load_ftp_helper() {
+    if std::path::Path::new("/sys/module/nf_conntrack_ftp").exists() {
+        return;
+    }
+    for module in ["nf_conntrack_ftp", "nf_nat_ftp"] {
+        let _ = std::process::Command::new("modprobe").arg(module).status();
     }
 }
 
