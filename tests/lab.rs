@@ -184,7 +184,8 @@ fn control_port_filtered_versus_rejected() {
     let rejected = lab.curl(DataMode::PassiveToControlPeer);
     assert_eq!(rejected.code, 7, "{rejected:#?}");
     assert!(rejected.stderr.contains("Connection refused"), "{rejected:#?}");
-    assert!(rejected.elapsed < Duration::from_secs(1), "a reset is immediate: {rejected:#?}");
+    // Well under the 2 s connect timeout even on a loaded machine.
+    assert!(rejected.elapsed < Duration::from_millis(1800), "a reset is immediate: {rejected:#?}");
 }
 
 /// The harness itself: what a dead run left (namespaces, vsftpd directory)
