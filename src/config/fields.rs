@@ -303,8 +303,8 @@ impl<'de> Deserialize<'de> for Labels {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Labels, A::Error> {
                 let mut labels = BTreeMap::new();
-                while let Some(name) = map.next_key::<String>()? {
-                    check_label_name(&name).map_err(de::Error::custom)?;
+                // Checked while the key is read, so the error points at its line.
+                while let Some(Text(LabelName(name))) = map.next_key::<Text<LabelName>>()? {
                     let value: String = map.next_value()?;
                     if labels.insert(name.clone(), value).is_some() {
                         return Err(de::Error::custom(format!("label {name:?} is set twice")));
@@ -317,23 +317,48 @@ impl<'de> Deserialize<'de> for Labels {
     }
 }
 
+/// A label name accepted by [`check_label_name`].
+struct LabelName(String);
+
+impl FromText for LabelName {
+    const EXPECTING: &'static str = "a label name";
+    fn from_text(s: &str) -> Result<Self, String> {
+        check_label_name(s).map(|()| LabelName(s.to_string()))
+    }
+}
+
 /// Histogram buckets: finite and strictly increasing, as Prometheus requires.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Buckets(pub Vec<f64>);
 
 impl<'de> Deserialize<'de> for Buckets {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Vec::<f64>::deserialize(d)?;
-        if let Some(bad) = v.iter().find(|b| !b.is_finite()) {
-            return Err(de::Error::custom(format!("bucket {bad} is not finite (+Inf is always added)")));
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Buckets;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of bucket bounds in seconds")
+            }
+            // Checked inside the visitor so the error carries the list's line.
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Buckets, A::Error> {
+                let mut v: Vec<f64> = Vec::new();
+                while let Some(b) = seq.next_element::<f64>()? {
+                    if !b.is_finite() {
+                        return Err(de::Error::custom(format!(
+                            "bucket {b} is not finite (+Inf is always added)"
+                        )));
+                    }
+                    if let Some(prev) = v.last().filter(|p| **p >= b) {
+                        return Err(de::Error::custom(format!(
+                            "buckets must be strictly increasing, but {prev} is followed by {b}"
+                        )));
+                    }
+                    v.push(b);
+                }
+                Ok(Buckets(v))
+            }
         }
-        if let Some(w) = v.windows(2).find(|w| w[0] >= w[1]) {
-            return Err(de::Error::custom(format!(
-                "buckets must be strictly increasing, but {} is followed by {}",
-                w[0], w[1]
-            )));
-        }
-        Ok(Buckets(v))
+        d.deserialize_seq(V)
     }
 }
 

@@ -109,6 +109,10 @@ impl Config {
 /// programmer rewritten for an operator.
 fn yaml_error(ctx: &Ctx, e: &serde_norway::Error) -> ConfigError {
     let mut err = ConfigError::from_yaml(ctx.source, e);
+    // "expected struct RawTarget" names our type, not the user's mistake.
+    for raw in ["RawTarget", "RawCheck", "RawRetrieve", "RawStore", "RawPassive", "RawActive", "RawMetrics"] {
+        err.message = err.message.replace(&format!("expected struct {raw}"), "expected a mapping");
+    }
     if err.key.is_empty() {
         if let Some(found) = err
             .message
@@ -118,10 +122,23 @@ fn yaml_error(ctx: &Ctx, e: &serde_norway::Error) -> ConfigError {
             err.message = format!("expected a mapping with a `targets:` list, found {found}");
         } else if err.line.is_none() && err.message.contains("more than one document") {
             // Point at the second `---`, the start of the unexpected document.
-            err.line =
-                ctx.text.lines().enumerate().filter(|(_, l)| l.starts_with("---")).nth(1).map(|(i, _)| i + 1);
+            err.line = second_document_line(ctx.text);
             err.message = "only one YAML document is allowed (remove the second `---`)".into();
         }
     }
     err
+}
+
+/// The line of the `---` that starts a second document: the first one after
+/// any content (a leading `---` only opens the first document).
+fn second_document_line(text: &str) -> Option<usize> {
+    let mut content = false;
+    for (i, line) in text.lines().enumerate() {
+        if line.starts_with("---") && content {
+            return Some(i + 1);
+        }
+        let t = line.trim();
+        content |= !t.is_empty() && !t.starts_with('#') && !t.starts_with("---") && !t.starts_with('%');
+    }
+    None
 }
