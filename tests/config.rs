@@ -153,6 +153,14 @@ fn invalid_files_name_file_line_and_key() {
             r#"bad.yml:4: targets[0].username: user "monitor" has no password; set password_env or password_file"#.into(),
         ),
         ("targets:\n  - name: a\n  - address: h\n", "bad.yml:2: targets[0]: missing key `address`".into()),
+        (
+            "targets:\n  - name: a\n    address: h\n    active:\n      port_range: 50000-50100\n      eprt: auto\n      port_range: 1-2\n",
+            "bad.yml:7: targets[0].active.port_range: `port_range` is set twice".into(),
+        ),
+        (
+            "targets:\n  - name: a\n    address: h\n    labels: { env: prod,\n      env: dev }\n",
+            "bad.yml:5: targets[0].labels.env: `env` is set twice".into(),
+        ),
         ("targets:\n  - ftp.example.com\n", r#"bad.yml:2: targets[0]: invalid type: string "ftp.example.com", expected a mapping"#.into()),
         (
             "targets:\n  - name: a\n    address: h\n    check: /in\n",

@@ -307,7 +307,8 @@ impl<'de> Deserialize<'de> for Labels {
                 while let Some(Text(LabelName(name))) = map.next_key::<Text<LabelName>>()? {
                     let value: String = map.next_value()?;
                     if labels.insert(name.clone(), value).is_some() {
-                        return Err(de::Error::custom(format!("label {name:?} is set twice")));
+                        // Same wording as serde's, so both get the repeat's line (mod.rs).
+                        return Err(de::Error::custom(format!("duplicate field `{name}`")));
                     }
                 }
                 Ok(Labels(labels))

@@ -113,6 +113,14 @@ fn yaml_error(ctx: &Ctx, e: &serde_norway::Error) -> ConfigError {
     for raw in ["RawTarget", "RawCheck", "RawRetrieve", "RawStore", "RawPassive", "RawActive", "RawMetrics"] {
         err.message = err.message.replace(&format!("expected struct {raw}"), "expected a mapping");
     }
+    // serde reports a repeated key at its mapping; point at the repeat.
+    if let Some(field) = err.message.strip_prefix("duplicate field `").and_then(|m| m.split('`').next()) {
+        let field = field.to_string();
+        let path = KeyPath::parse(&err.key).key(&field);
+        err.line = locate::line_of_repeat(ctx.text, &path).or(err.line);
+        err.key = path.to_string();
+        err.message = format!("`{field}` is set twice");
+    }
     if err.key.is_empty() {
         if let Some(found) = err
             .message
