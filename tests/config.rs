@@ -122,7 +122,7 @@ fn invalid_files_name_file_line_and_key() {
         ),
         (
             "defaults:\n  timeout: 30s\ntargets:\n  - name: a\n    address: h\n    interval: 10s\n",
-            "bad.yml:2: defaults.timeout: timeout 30s is longer than interval 10s; a check must end before the next one starts"
+            "bad.yml:2: defaults.timeout: timeout 30s is longer than interval 10s; a check must end before the next one starts (for targets[0] \"a\")"
                 .into(),
         ),
         (
@@ -160,6 +160,11 @@ fn invalid_files_name_file_line_and_key() {
         (
             "targets:\n  - name: a\n    address: h\n    labels: { env: prod,\n      env: dev }\n",
             "bad.yml:5: targets[0].labels.env: `env` is set twice".into(),
+        ),
+        (
+            "defaults:\n  username: monitor\n  password_env: CFG_TEST_UNSET\ntargets:\n  - name: a\n    address: h\n",
+            r#"bad.yml:3: defaults.password_env: environment variable "CFG_TEST_UNSET" is not set (for targets[0] "a")"#
+                .into(),
         ),
         ("targets:\n  - ftp.example.com\n", r#"bad.yml:2: targets[0]: invalid type: string "ftp.example.com", expected a mapping"#.into()),
         (
@@ -460,6 +465,29 @@ fn plans_carry_every_setting_for_both_modes() {
     let plan = login.targets[0].plan(Mode::Passive);
     assert!(plan.login_only && plan.operations().is_empty());
     assert_eq!(plan.password, Secret::new("ftp_exporter@"));
+}
+
+#[test]
+fn tls_ca_file_is_relative_to_the_config_and_must_hold_a_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(data("test-ca.pem"), dir.path().join("ca.pem")).unwrap();
+    std::fs::write(dir.path().join("not-a-cert.pem"), "hello\n").unwrap();
+    let cfg = dir.path().join("ftp.yml");
+    let text = "targets:\n  - { name: a, address: h, tls: explicit, tls_ca_file: ca.pem }\n";
+    let c = Config::parse(text, &cfg).unwrap();
+    assert_eq!(c.targets[0].tls_options.ca_file.as_deref(), Some(dir.path().join("ca.pem").as_path()));
+
+    let bad = "targets:\n  - name: a\n    address: h\n    tls: implicit\n    tls_ca_file: not-a-cert.pem\n";
+    let e = Config::parse(bad, &cfg).unwrap_err();
+    let file = dir.path().join("not-a-cert.pem");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}:5: targets[0].tls_ca_file: {} contains no PEM certificate",
+            cfg.display(),
+            file.display()
+        )
+    );
 }
 
 #[test]

@@ -106,7 +106,14 @@ pub(crate) fn targets(
     for (i, t) in raw.iter().enumerate() {
         let layers =
             Layers { target: t, tpath: list.index(i), defaults, dpath: KeyPath::root().key("defaults") };
-        let target = resolve(ctx, &layers)?;
+        let target = resolve(ctx, &layers).map_err(|mut e| {
+            // A default that fails only for some targets: say for which.
+            if e.key.starts_with("defaults") {
+                let name = t.name.as_deref().map(|n| format!(" {n:?}")).unwrap_or_default();
+                e.message.push_str(&format!(" (for targets[{i}]{name})"));
+            }
+            e
+        })?;
         if let Some(first) = seen.insert(target.name.clone(), i) {
             let msg = format!("duplicate target name {:?}, already used by targets[{first}]", target.name);
             return Err(ctx.err(&list.index(i).key("name"), msg));
