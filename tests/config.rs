@@ -166,6 +166,10 @@ fn invalid_files_name_file_line_and_key() {
             r#"bad.yml:3: defaults.password_env: environment variable "CFG_TEST_UNSET" is not set (for targets[0] "a")"#
                 .into(),
         ),
+        (
+            "targets:\n  - name: a\n    address: h\n    username: u\n    password_file: /dev/zero\n",
+            "bad.yml:5: targets[0].password_file: cannot read /dev/zero: larger than 64KiB, not a password file".into(),
+        ),
         ("targets:\n  - ftp.example.com\n", r#"bad.yml:2: targets[0]: invalid type: string "ftp.example.com", expected a mapping"#.into()),
         (
             "targets:\n  - name: a\n    address: h\n    check: /in\n",

@@ -16,6 +16,7 @@
 //! - tls_* keys on a `tls: none` target are accepted with a warning;
 //! - `targets` must list at least one target.
 
+mod address;
 mod error;
 mod fields;
 mod locate;
@@ -63,7 +64,7 @@ impl Default for MetricsConfig {
 impl Config {
     /// Reads and validates `path`, resolving secrets from the environment and files.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        let text = read_config(path).map_err(|e| ConfigError {
             file: path.to_path_buf(),
             line: None,
             key: String::new(),
@@ -103,6 +104,18 @@ impl Config {
         };
         Ok(Config { source: source.to_path_buf(), targets, metrics })
     }
+}
+
+/// Reads the file, bounded: `--config.file=/dev/zero` must fail, not fill memory.
+fn read_config(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    const LIMIT: u64 = 16 << 20;
+    let mut text = String::new();
+    std::fs::File::open(path)?.take(LIMIT + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > LIMIT {
+        return Err(std::io::Error::other("larger than 16MiB"));
+    }
+    Ok(text)
 }
 
 /// serde_norway's error, with the two document-level cases it words for a
