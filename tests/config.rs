@@ -519,6 +519,8 @@ fn the_example_file_loads_and_documents_every_key() {
     };
     let names: Vec<&str> = c.targets.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, vec!["partner-drop", "mirror-login", "backup-ftps"]);
+    assert_eq!(c.target("mirror-login").map(|t| t.port), Some(2121));
+    assert!(c.target("nope").is_none());
     assert_eq!(c.targets[0].password.expose(), "example-secret");
     assert_eq!(c.targets[2].port, 990);
     assert_eq!(c.targets[2].labels.get("env").map(String::as_str), Some("staging"));

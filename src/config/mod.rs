@@ -73,6 +73,11 @@ impl Config {
         Config::parse(&text, path)
     }
 
+    /// The target called `name` (for `/probe?target=NAME`).
+    pub fn target(&self, name: &str) -> Option<&Target> {
+        self.targets.iter().find(|t| t.name == name)
+    }
+
     /// As [`Config::load`], from text; `source` names the file in messages and
     /// anchors relative `password_file` / `tls_ca_file` paths.
     pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigError> {
