@@ -6,7 +6,7 @@
 //! the running configuration and still tell the operator what to fix.
 //!
 //! Reading happens in three steps, one file each: `raw` (serde structs, which
-//! with `fields` and `units` check single values and so get their position
+//! with `fields`, `address` and `units` check single values and so get their position
 //! from the parser), `resolve` (merge `defaults:`, read secrets, cross-key
 //! checks; positions via `locate`), and `target` (the result and its plans).
 //!
@@ -123,8 +123,8 @@ fn read_config(path: &Path) -> std::io::Result<String> {
     Ok(text)
 }
 
-/// serde_norway's error, with the two document-level cases it words for a
-/// programmer rewritten for an operator.
+/// serde_norway's error, reworded where it speaks to a programmer (our type
+/// names, a repeated key placed at its mapping, a second document).
 fn yaml_error(ctx: &Ctx, e: &serde_norway::Error) -> ConfigError {
     let mut err = ConfigError::from_yaml(ctx.source, e);
     // "expected struct RawTarget" names our type, not the user's mistake.
