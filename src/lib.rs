@@ -6,5 +6,6 @@
 //! with [`ftp`] the protocol engine underneath [`check`].
 
 pub mod check;
+pub mod embedded;
 pub mod ftp;
 pub mod secret;
