@@ -372,6 +372,15 @@ async fn command_reactions() {
     ctl.cmd("USER a").await;
     assert_eq!(ctl.cmd("PASS b").await, "530 Not today");
 
+    let pause = Duration::from_millis(200);
+    let server =
+        FaultServer::start(Script::new().on("USER", Reaction::ReplyAfter(pause, "331 Slowly".into()))).await;
+    let mut ctl = Ctl::connect(server.addr()).await;
+    ctl.reply().await;
+    let started = Instant::now();
+    assert_eq!(ctl.cmd("USER a").await, "331 Slowly");
+    assert!(started.elapsed() >= pause, "{:?}", started.elapsed());
+
     let server = FaultServer::start(Script::new().on("USER", Reaction::Close)).await;
     let mut ctl = Ctl::connect(server.addr()).await;
     ctl.reply().await;

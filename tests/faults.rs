@@ -269,6 +269,25 @@ async fn wrong_password() {
     assert!(!server.received("LIST"), "no data operation after a failed login");
 }
 
+/// A failure just before the deadline leaves no time for a polite QUIT: the
+/// check still ends at its deadline (SPEC §4 `timeout`: one whole check),
+/// even when the server never answers that QUIT.
+#[tokio::test]
+async fn late_failure_does_not_stretch_the_deadline() {
+    let server = FaultServer::start(
+        Script::new()
+            .on("PASS", Reaction::ReplyAfter(Duration::from_millis(850), "530 Login incorrect".into()))
+            .on("QUIT", Reaction::Never),
+    )
+    .await;
+    let plan = waiting_plan(&server, Mode::Passive);
+    let started = Instant::now();
+    let outcome = check(&plan).await;
+    let took = started.elapsed();
+    assert_failure(&outcome, Phase::Login, Reason::AuthFailed, "530");
+    assert!(took <= plan.timeout + Duration::from_millis(250), "a 1 s check took {took:?}");
+}
+
 #[tokio::test]
 async fn reset_after_user() {
     let server = FaultServer::start(Script::new().on("USER", Reaction::Reset)).await;

@@ -48,6 +48,9 @@ pub enum Banner {
 pub enum Reaction {
     /// Reply with this text (CRLF is added; embed `\r\n` for multi-line replies).
     Reply(String),
+    /// Reply with this text after a pause: a slow server, or a failure that
+    /// arrives just before the client's deadline.
+    ReplyAfter(Duration, String),
     /// Close the control connection (FIN) without replying.
     Close,
     /// Reset the control connection (SO_LINGER 0, then drop: a TCP RST).

@@ -67,6 +67,11 @@ impl Session {
                     self.reply(&text).await?;
                     Flow::Continue
                 }
+                Some(Reaction::ReplyAfter(pause, text)) => {
+                    tokio::time::sleep(pause).await;
+                    self.reply(&text).await?;
+                    Flow::Continue
+                }
                 Some(Reaction::Close) => Flow::Close,
                 Some(Reaction::Reset) => {
                     // Closing a socket with a zero linger sends RST instead of FIN.
