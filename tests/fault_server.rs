@@ -294,6 +294,24 @@ async fn credentials_and_feat_variants() {
     let feat = ctl.cmd("FEAT").await;
     assert!(feat.contains(" UTF8") && !feat.contains("EPSV"), "{feat}");
 
+    let server =
+        FaultServer::start(Script::new().on("PASS", Reaction::Reply("332 Need account".into()))).await;
+    let mut ctl = Ctl::connect(server.addr()).await;
+    ctl.reply().await;
+    ctl.cmd("USER bob").await;
+    assert_eq!(ctl.cmd("PASS x").await, "332 Need account");
+    assert!(ctl.cmd("PWD").await.starts_with("530 "), "not logged in yet");
+    assert_eq!(ctl.cmd("ACCT billing-secret").await, "230 Logged in");
+    assert!(ctl.cmd("PWD").await.starts_with("257 "));
+    assert!(server.commands().contains(&"ACCT ****".to_string()), "{:?}", server.commands());
+
+    let server =
+        FaultServer::start(Script::new().on("USER", Reaction::Reply("230 No password needed".into()))).await;
+    let mut ctl = Ctl::connect(server.addr()).await;
+    ctl.reply().await;
+    assert_eq!(ctl.cmd("USER bob").await, "230 No password needed");
+    assert!(ctl.cmd("PWD").await.starts_with("257 "), "a scripted 230 logs in");
+
     let server = FaultServer::start(Script::new().feat(Feat::Rejected)).await;
     let mut ctl = Ctl::login(server.addr()).await;
     assert_eq!(ctl.cmd("FEAT").await, "502 Command not implemented");

@@ -289,6 +289,51 @@ async fn late_failure_does_not_stretch_the_deadline() {
 }
 
 #[tokio::test]
+async fn account_asked_for_and_given() {
+    let server =
+        FaultServer::start(Script::new().on("PASS", Reaction::Reply("332 Need account".into()))).await;
+    let mut plan = plan(&server, Mode::Passive);
+    plan.account = Some(Secret::new("billing-hunter2"));
+    let outcome = check(&plan).await;
+    assert_success(&outcome);
+    assert!(server.commands().contains(&"ACCT ****".to_string()), "{:?}", server.commands());
+    assert!(!outcome.transcript.to_string().contains("billing-hunter2"), "{}", outcome.transcript);
+}
+
+#[tokio::test]
+async fn account_asked_for_but_not_configured() {
+    let server =
+        FaultServer::start(Script::new().on("PASS", Reaction::Reply("332 Need account".into()))).await;
+    let outcome = check(&plan(&server, Mode::Passive)).await;
+    assert_failure(&outcome, Phase::Login, Reason::AuthFailed, "332");
+}
+
+#[tokio::test]
+async fn login_refused_with_430() {
+    let server = FaultServer::start(
+        Script::new().on("PASS", Reaction::Reply("430 Invalid username or password".into())),
+    )
+    .await;
+    let outcome = check(&plan(&server, Mode::Passive)).await;
+    assert_failure(&outcome, Phase::Login, Reason::AuthFailed, "430");
+}
+
+#[tokio::test]
+async fn user_needs_no_password() {
+    let server = FaultServer::start(Script::new().on("USER", Reaction::Reply("230 Welcome".into()))).await;
+    let outcome = check(&plan(&server, Mode::Passive)).await;
+    assert_success(&outcome);
+    assert!(!server.received("PASS"), "{:?}", server.verbs());
+}
+
+#[tokio::test]
+async fn garbage_instead_of_a_reply() {
+    let server = FaultServer::start(Script::new().on("USER", Reaction::Reply("hello there".into()))).await;
+    let outcome = check(&plan(&server, Mode::Passive)).await;
+    assert_failure(&outcome, Phase::Login, Reason::ProtocolError, "");
+}
+
+#[tokio::test]
 async fn reset_after_user() {
     let server = FaultServer::start(Script::new().on("USER", Reaction::Reset)).await;
     let outcome = check(&plan(&server, Mode::Passive)).await;
@@ -451,8 +496,10 @@ async fn eprt_against_an_ipv6_server() {
 #[tokio::test]
 async fn silence_after_150() {
     let server = FaultServer::start(Script::new().transfer(TransferFault::SilentAfter150)).await;
-    let outcome = check(&waiting_plan(&server, Mode::Passive)).await;
-    assert_failure(&outcome, Phase::Transfer, Reason::Timeout, "");
+    for mode in [Mode::Passive, Mode::Active] {
+        let outcome = check(&waiting_plan(&server, mode)).await;
+        assert_failure(&outcome, Phase::Transfer, Reason::Timeout, "");
+    }
 }
 
 #[tokio::test]
@@ -472,10 +519,12 @@ async fn transfer_aborted_with_426() {
 #[tokio::test]
 async fn retrieve_of_a_missing_file() {
     let server = FaultServer::start(Script::new()).await;
-    let mut plan = plan(&server, Mode::Passive);
-    plan.retrieve = Some(retrieve("/health/missing.txt"));
-    let outcome = check(&plan).await;
-    assert_failure(&outcome, Phase::Transfer, Reason::FileUnavailable, "550");
+    for mode in [Mode::Passive, Mode::Active] {
+        let mut plan = plan(&server, mode);
+        plan.retrieve = Some(retrieve("/health/missing.txt"));
+        let outcome = check(&plan).await;
+        assert_failure(&outcome, Phase::Transfer, Reason::FileUnavailable, "550");
+    }
 }
 
 #[tokio::test]
@@ -508,6 +557,36 @@ async fn slow_data_past_the_deadline() {
     let outcome = check(&plan).await;
     assert_failure(&outcome, Phase::Transfer, Reason::Timeout, "");
     assert!(started.elapsed() <= plan.timeout + Duration::from_millis(500), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn store_refused_with_550() {
+    let server =
+        FaultServer::start(Script::new().on("STOR", Reaction::Reply("550 Permission denied".into()))).await;
+    for mode in [Mode::Passive, Mode::Active] {
+        let mut plan = plan(&server, mode);
+        plan.store = Some(StoreSpec { path: "/probe.tmp".into(), bytes: 4096, verify: false, delete: false });
+        let outcome = check(&plan).await;
+        // In active mode too: the command failed before any connection was due.
+        assert_failure(&outcome, Phase::Transfer, Reason::FileUnavailable, "550");
+    }
+}
+
+#[tokio::test]
+async fn listing_refused_with_450() {
+    let server =
+        FaultServer::start(Script::new().on("LIST", Reaction::Reply("450 Directory busy".into()))).await;
+    let outcome = check(&plan(&server, Mode::Passive)).await;
+    assert_failure(&outcome, Phase::Transfer, Reason::FileUnavailable, "450");
+}
+
+#[tokio::test]
+async fn retrieved_size_differs_from_the_expected_size() {
+    let server = FaultServer::start(Script::new().file("/health/ok.txt", CONTENT)).await;
+    let mut plan = plan(&server, Mode::Passive);
+    plan.retrieve = Some(RetrieveSpec { size: Some(CONTENT.len() as u64 + 1), ..retrieve("/health/ok.txt") });
+    let outcome = check(&plan).await;
+    assert_failure(&outcome, Phase::Transfer, Reason::ContentMismatch, "");
 }
 
 #[tokio::test]

@@ -64,12 +64,12 @@ impl Session {
             };
             let flow = match self.shared.script.reactions.get(&verb).cloned() {
                 Some(Reaction::Reply(text)) => {
-                    self.reply(&text).await?;
+                    self.scripted_reply(&text).await?;
                     Flow::Continue
                 }
                 Some(Reaction::ReplyAfter(pause, text)) => {
                     tokio::time::sleep(pause).await;
-                    self.reply(&text).await?;
+                    self.scripted_reply(&text).await?;
                     Flow::Continue
                 }
                 Some(Reaction::Close) => Flow::Close,
@@ -94,7 +94,8 @@ impl Session {
     }
 
     async fn command(&mut self, verb: &str, arg: &str) -> io::Result<Flow> {
-        let before_login = matches!(verb, "USER" | "PASS" | "FEAT" | "SYST" | "NOOP" | "OPTS" | "QUIT");
+        let before_login =
+            matches!(verb, "USER" | "PASS" | "ACCT" | "FEAT" | "SYST" | "NOOP" | "OPTS" | "QUIT");
         if !self.logged_in && !before_login {
             self.reply("530 Please login with USER and PASS").await?;
             return Ok(Flow::Continue);
@@ -113,6 +114,11 @@ impl Session {
                     (Some((user, password)), Some(given)) => given == user && arg == password,
                 };
                 if self.logged_in { "230 Logged in" } else { "530 Login incorrect" }.to_string()
+            }
+            // Only reached when the script made PASS answer 332 (RFC 959 §4.1.1).
+            "ACCT" => {
+                self.logged_in = self.user.is_some();
+                if self.logged_in { "230 Logged in" } else { "503 Login with USER first" }.to_string()
             }
             "FEAT" => match script.feat {
                 Feat::Full => "211-Features:\r\n EPRT\r\n EPSV\r\n SIZE\r\n UTF8\r\n211 End".to_string(),
@@ -286,6 +292,15 @@ impl Session {
         let text = if done { "226 Transfer complete" } else { "426 Connection closed; transfer aborted" };
         self.reply(text).await?;
         Ok(Flow::Continue)
+    }
+
+    /// A reply the script chose; a scripted 230 (e.g. to USER, for servers
+    /// that need no password) logs the session in like a real one.
+    async fn scripted_reply(&mut self, text: &str) -> io::Result<()> {
+        if text.starts_with("230") {
+            self.logged_in = true;
+        }
+        self.reply(text).await
     }
 
     async fn reply(&mut self, text: &str) -> io::Result<()> {
