@@ -29,7 +29,11 @@ struct OneUser {
 
 #[async_trait]
 impl Authenticator for OneUser {
-    async fn authenticate(&self, username: &str, creds: &Credentials) -> Result<Principal, AuthenticationError> {
+    async fn authenticate(
+        &self,
+        username: &str,
+        creds: &Credentials,
+    ) -> Result<Principal, AuthenticationError> {
         if username != self.username {
             return Err(AuthenticationError::BadUser);
         }
@@ -50,6 +54,8 @@ pub struct EmbeddedOptions {
     pub bind: SocketAddr,
     /// Advertise this address in 227 instead of the connection's own (to simulate NAT).
     pub passive_host: Option<std::net::Ipv4Addr>,
+    /// Certificate chain and key (PEM) to offer explicit FTPS (AUTH TLS).
+    pub ftps: Option<(PathBuf, PathBuf)>,
 }
 
 impl EmbeddedOptions {
@@ -60,6 +66,7 @@ impl EmbeddedOptions {
             password: Secret::new(password),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             passive_host: None,
+            ftps: None,
         }
     }
 }
@@ -114,9 +121,12 @@ fn build(
     // should it vanish later, the panic stays inside this one session's task.
     #[allow(clippy::expect_used)]
     let storage = Box::new(move || Filesystem::new(&root).expect("embedded server root directory vanished"));
-    ServerBuilder::with_authenticator(storage, auth)
-    .greeting("ftp_exporter embedded server (libunftp)")
-    .passive_host(passive_host)
-    .active_passive_mode(ActivePassiveMode::ActiveAndPassive)
-    .build()
+    let mut builder = ServerBuilder::with_authenticator(storage, auth)
+        .greeting("ftp_exporter embedded server (libunftp)")
+        .passive_host(passive_host)
+        .active_passive_mode(ActivePassiveMode::ActiveAndPassive);
+    if let Some((cert, key)) = &opts.ftps {
+        builder = builder.ftps(cert.clone(), key.clone());
+    }
+    builder.build()
 }

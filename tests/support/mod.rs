@@ -2,4 +2,5 @@
 //! hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod fault_server;
