@@ -452,6 +452,12 @@ async fn passive_port_closed() {
     let server = FaultServer::start(Script::new().pasv(PasvFault::ClosedPort)).await;
     let outcome = check(&pasv_plan(&server)).await;
     assert_failure(&outcome, Phase::DataConnect, Reason::ConnectionRefused, "");
+
+    let server = FaultServer::start(Script::new().epsv(EpsvFault::ClosedPort)).await;
+    let mut plan = plan(&server, Mode::Passive);
+    plan.passive.epsv = Toggle::Always;
+    let outcome = check(&plan).await;
+    assert_failure(&outcome, Phase::DataConnect, Reason::ConnectionRefused, "");
 }
 
 #[tokio::test]

@@ -31,6 +31,8 @@ pub(super) enum DataPlan {
     Passive(TcpListener),
     /// The server connects to this address (PORT/EPRT).
     Active(SocketAddr),
+    /// The advertised port has nothing listening (a `ClosedPort` fault).
+    Closed(TcpSocket),
 }
 
 /// Answers PASV; returns the reply text and, unless the fault says
@@ -42,7 +44,10 @@ pub(super) async fn pasv(local: IpAddr, fault: Option<&PasvFault>) -> (String, O
     };
     match fault {
         Some(PasvFault::Malformed(text)) => (text.clone(), None),
-        Some(PasvFault::ClosedPort) => (pasv_text(local_v4, closed_port(local).await), None),
+        Some(PasvFault::ClosedPort) => {
+            let reserved = closed_port(local);
+            (pasv_text(local_v4, reserved.1), Some(DataPlan::Closed(reserved.0)))
+        }
         Some(PasvFault::Advertise(ip)) => {
             let listener = listen(local).await;
             (pasv_text(*ip, port_of(&listener)), Some(DataPlan::Passive(listener)))
@@ -58,7 +63,10 @@ pub(super) async fn pasv(local: IpAddr, fault: Option<&PasvFault>) -> (String, O
 pub(super) async fn epsv(local: IpAddr, fault: Option<&EpsvFault>) -> (String, Option<DataPlan>) {
     match fault {
         Some(EpsvFault::Malformed(text)) => (text.clone(), None),
-        Some(EpsvFault::ClosedPort) => (epsv_text(closed_port(local).await), None),
+        Some(EpsvFault::ClosedPort) => {
+            let reserved = closed_port(local);
+            (epsv_text(reserved.1), Some(DataPlan::Closed(reserved.0)))
+        }
         None => {
             let listener = listen(local).await;
             (epsv_text(port_of(&listener)), Some(DataPlan::Passive(listener)))
@@ -83,9 +91,15 @@ fn port_of(listener: &TcpListener) -> u16 {
     listener.local_addr().expect("fault server: passive listener address").port()
 }
 
-/// A port that was free a moment ago and has nothing listening now.
-async fn closed_port(ip: IpAddr) -> u16 {
-    port_of(&listen(ip).await)
+/// A port where nothing listens, held (bound, never listening) so that no
+/// other test's listener can take it while the client tries it: a SYN to it
+/// is answered with RST.
+fn closed_port(ip: IpAddr) -> (TcpSocket, u16) {
+    let socket = if ip.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() };
+    let socket = socket.expect("fault server: a socket for a closed port");
+    socket.bind(SocketAddr::new(ip, 0)).expect("fault server: reserve a closed port");
+    let port = socket.local_addr().expect("fault server: closed port address").port();
+    (socket, port)
 }
 
 /// `PORT h1,h2,h3,h4,p1,p2` (RFC 959 §4.1.2): port = p1 * 256 + p2.

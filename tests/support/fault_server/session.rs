@@ -252,6 +252,10 @@ impl Session {
                     return Ok(Flow::Continue);
                 }
             },
+            DataPlan::Closed(_) => {
+                self.reply("425 Can't open data connection").await?;
+                return Ok(Flow::Continue);
+            }
             DataPlan::Passive(listener) => {
                 self.reply("150 Opening data connection").await?;
                 match data::accept(listener).await {
