@@ -2,6 +2,7 @@
 //! script says.
 
 use std::io;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -212,60 +213,16 @@ impl Session {
         // LIST takes options (`LIST -la /dir`) that are not part of the path.
         let arg = arg.split(' ').filter(|w| !w.starts_with('-')).collect::<Vec<_>>().join(" ");
         let path = self.resolve(&arg);
-        let payload = {
-            let files = shared.files.lock().unwrap();
-            match verb {
-                "LIST" | "NLST" => {
-                    data::listing(&files, &path, verb == "NLST").map(Some).ok_or("550 No such directory")
-                }
-                "RETR" => match files.get(&path) {
-                    Some(content) if matches!(script.transfer, Some(TransferFault::Corrupt)) => {
-                        Ok(Some(data::corrupt(content)))
-                    }
-                    Some(content) => Ok(Some(content.clone())),
-                    None => Err("550 No such file"),
-                },
-                _ => Ok(None),
-            }
-        };
-        let payload = match (payload, &script.transfer) {
-            (_, Some(TransferFault::Unavailable)) => Err("550 No such file"),
-            (payload, _) => payload,
-        };
-        let payload = match payload {
+        let payload = match self.payload(verb, &path) {
             Ok(payload) => payload,
             Err(text) => {
                 self.reply(text).await?;
                 return Ok(Flow::Continue);
             }
         };
-        // Active: connect, then 150 (as vsftpd does). Passive: 150, then accept,
-        // which works whether the client connects before or after its command.
-        let mut conn = match plan {
-            DataPlan::Active(addr) => match data::connect(addr, source).await {
-                Ok(conn) => {
-                    self.reply("150 Opening data connection").await?;
-                    conn
-                }
-                Err(_) => {
-                    self.reply("425 Can't open data connection").await?;
-                    return Ok(Flow::Continue);
-                }
-            },
-            DataPlan::Closed(_) => {
-                self.reply("425 Can't open data connection").await?;
-                return Ok(Flow::Continue);
-            }
-            DataPlan::Passive(listener) => {
-                self.reply("150 Opening data connection").await?;
-                match data::accept(listener).await {
-                    Ok(conn) => conn,
-                    Err(_) => {
-                        self.reply("425 Can't open data connection").await?;
-                        return Ok(Flow::Continue);
-                    }
-                }
-            }
+        let Some(mut conn) = self.open(plan, source).await? else {
+            self.reply("425 Can't open data connection").await?;
+            return Ok(Flow::Continue);
         };
         let done = match (&script.transfer, payload) {
             (Some(TransferFault::SilentAfter150), _) => {
@@ -305,6 +262,47 @@ impl Session {
             self.logged_in = true;
         }
         self.reply(text).await
+    }
+
+    /// What a transfer sends (`None` for STOR, which receives), or the
+    /// negative reply that refuses it before any data connection.
+    fn payload(&self, verb: &str, path: &str) -> Result<Option<Vec<u8>>, &'static str> {
+        let fault = &self.shared.script.transfer;
+        if matches!(fault, Some(TransferFault::Unavailable)) {
+            return Err("550 No such file");
+        }
+        let files = self.shared.files.lock().unwrap();
+        match verb {
+            "LIST" | "NLST" => {
+                data::listing(&files, path, verb == "NLST").map(Some).ok_or("550 No such directory")
+            }
+            "RETR" => match (files.get(path), fault) {
+                (Some(content), Some(TransferFault::Corrupt)) => Ok(Some(data::corrupt(content))),
+                (Some(content), _) => Ok(Some(content.clone())),
+                (None, _) => Err("550 No such file"),
+            },
+            _ => Ok(None),
+        }
+    }
+
+    /// Opens the data connection, with its 150; `None` when it cannot be opened.
+    /// Active: connect, then 150 (as vsftpd does). Passive: 150, then accept,
+    /// which works whether the client connects before or after its command.
+    async fn open(&mut self, plan: DataPlan, source: Option<IpAddr>) -> io::Result<Option<TcpStream>> {
+        Ok(match plan {
+            DataPlan::Active(addr) => match data::connect(addr, source).await {
+                Ok(conn) => {
+                    self.reply("150 Opening data connection").await?;
+                    Some(conn)
+                }
+                Err(_) => None,
+            },
+            DataPlan::Closed(_) => None,
+            DataPlan::Passive(listener) => {
+                self.reply("150 Opening data connection").await?;
+                data::accept(listener).await.ok()
+            }
+        })
     }
 
     async fn reply(&mut self, text: &str) -> io::Result<()> {
