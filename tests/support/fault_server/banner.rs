@@ -29,6 +29,9 @@ pub(super) async fn send(stream: &mut TcpStream, banner: &Banner) -> io::Result<
         }
         Banner::Silent => Ok(After::Ignore),
         Banner::ByteByByte(pause) => {
+            // Without NODELAY, Nagle's algorithm would coalesce the bytes
+            // while an ACK is outstanding, and the client would see chunks.
+            stream.set_nodelay(true)?;
             for byte in READY.bytes() {
                 stream.write_all(&[byte]).await?;
                 tokio::time::sleep(*pause).await;

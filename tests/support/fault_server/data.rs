@@ -150,6 +150,7 @@ pub(super) async fn send(
     match pace {
         None => conn.write_all(bytes).await?,
         Some((chunk, delay)) => {
+            conn.set_nodelay(true)?;
             for piece in bytes.chunks(chunk.max(1)) {
                 conn.write_all(piece).await?;
                 tokio::time::sleep(delay).await;
