@@ -258,6 +258,19 @@ async fn transfer_faults() {
     assert_ne!(served, content);
     assert_eq!(ctl.reply().await, "226 Transfer complete");
 
+    let server = start(TransferFault::Endless).await;
+    let mut ctl = Ctl::login(server.addr()).await;
+    let mut data = ctl.pasv().await;
+    assert!(ctl.cmd("LIST").await.starts_with("150 "));
+    let (mut total, mut chunk) = (0usize, vec![0u8; 64 * 1024]);
+    while total < 32 * 1024 * 1024 {
+        let n = timeout(WAIT, data.read(&mut chunk)).await.unwrap().unwrap();
+        assert!(n > 0, "ended after {total} bytes");
+        total += n;
+    }
+    drop(data);
+    assert_eq!(ctl.reply().await, "426 Connection closed; transfer aborted", "stops when the client closes");
+
     let server = start(TransferFault::Slow { chunk: 4, delay: Duration::from_millis(30) }).await;
     let mut ctl = Ctl::login(server.addr()).await;
     let mut data = ctl.pasv().await;

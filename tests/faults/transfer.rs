@@ -100,6 +100,28 @@ async fn retrieved_size_differs_from_the_expected_size() {
     assert_failure(&outcome, Phase::Transfer, Reason::ContentMismatch, "");
 }
 
+/// A runaway transfer is cut off by size, long before the deadline; like
+/// any other unexpected amount of data it is a content mismatch.
+#[tokio::test]
+async fn endless_listing_is_cut_off() {
+    let server = FaultServer::start(Script::new().transfer(TransferFault::Endless)).await;
+    let mut plan = plan(&server, Mode::Passive);
+    plan.timeout = Duration::from_secs(3);
+    let started = Instant::now();
+    let outcome = check(&plan).await;
+    assert_failure(&outcome, Phase::Transfer, Reason::ContentMismatch, "");
+    assert!(started.elapsed() < Duration::from_secs(2), "bounded by size: {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn retrieve_larger_than_max_bytes() {
+    let server = FaultServer::start(Script::new().file("/big.bin", vec![7u8; 300_000])).await;
+    let mut plan = plan(&server, Mode::Passive);
+    plan.retrieve = Some(RetrieveSpec { max_bytes: 100_000, ..retrieve("/big.bin") });
+    let outcome = check(&plan).await;
+    assert_failure(&outcome, Phase::Transfer, Reason::ContentMismatch, "");
+}
+
 #[tokio::test]
 async fn corrupt_read_back_after_store() {
     let server = FaultServer::start(Script::new().transfer(TransferFault::Corrupt)).await;

@@ -168,6 +168,21 @@ pub(super) async fn receive(conn: &mut TcpStream) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Streams listing lines until a write fails (the client closed), pausing
+/// briefly every few MiB so a client that keeps reading costs little CPU.
+pub(super) async fn endless(conn: &mut TcpStream) {
+    let line = "-rw-r--r--    1 ftp      ftp          4096 Jan 01 00:00 again-and-again.txt\r\n";
+    let chunk = line.repeat(64 * 1024 / line.len());
+    loop {
+        for _ in 0..64 {
+            if conn.write_all(chunk.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 /// Moves at most `n` bytes (sends them, or reads them for STOR), then drops
 /// the connection mid-transfer.
 pub(super) async fn abort_after(mut conn: TcpStream, payload: Option<&[u8]>, n: usize) {

@@ -119,6 +119,9 @@ pub enum TransferFault {
     Corrupt,
     /// Send data in chunks of `chunk` bytes with `delay` between them.
     Slow { chunk: usize, delay: Duration },
+    /// Send listing lines forever (until the client closes), whatever the
+    /// command: a runaway LIST or RETR that only a size bound stops.
+    Endless,
 }
 
 /// What one fault server does: default behaviour plus at most a few faults.

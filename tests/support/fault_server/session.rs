@@ -231,6 +231,10 @@ impl Session {
                 drop(conn);
                 return Ok(Flow::End);
             }
+            (Some(TransferFault::Endless), _) => {
+                data::endless(&mut conn).await;
+                false
+            }
             (Some(TransferFault::AbortAfter(n)), payload) => {
                 data::abort_after(conn, payload.as_deref(), *n).await;
                 false
