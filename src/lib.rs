@@ -7,4 +7,5 @@
 
 pub mod check;
 pub mod ftp;
+pub mod metrics;
 pub mod secret;
