@@ -8,4 +8,6 @@
 pub mod check;
 pub mod ftp;
 pub mod metrics;
+pub mod scheduler;
 pub mod secret;
+pub mod status;
