@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod ftp;
+pub mod http;
 pub mod metrics;
 pub mod scheduler;
 pub mod secret;

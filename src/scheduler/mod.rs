@@ -52,6 +52,9 @@ struct Shared {
 
 struct Running<T> {
     target: Arc<T>,
+    /// Held for the duration of every check of this target, scheduled or
+    /// on demand (`/probe`), so that two sessions to one server never overlap.
+    session: Arc<tokio::sync::Mutex<()>>,
     handle: JoinHandle<()>,
 }
 
@@ -98,8 +101,9 @@ impl<T: Schedulable> Scheduler<T> {
             let modes = target.modes();
             self.shared.status.add_target(&name, &info.address, &modes);
             self.shared.metrics.add_target(info, &modes);
-            let handle = tokio::spawn(target_loop::run(target.clone(), self.shared.clone()));
-            self.running.insert(name, Running { target, handle });
+            let session = Arc::new(tokio::sync::Mutex::new(()));
+            let handle = tokio::spawn(target_loop::run(target.clone(), session.clone(), self.shared.clone()));
+            self.running.insert(name, Running { target, session, handle });
         }
     }
 
@@ -110,6 +114,33 @@ impl<T: Schedulable> Scheduler<T> {
 
     pub fn target(&self, name: &str) -> Option<Arc<T>> {
         self.running.get(name).map(|r| r.target.clone())
+    }
+
+    /// A check of `name` right now, in `modes` (its configured modes when
+    /// empty), outside the schedule: for `/probe`. It waits for the target's
+    /// scheduled check, if one is running, and for a global slot; its result
+    /// is returned, not recorded. `None` for an unknown target.
+    pub fn check_now(
+        &self,
+        name: &str,
+        modes: &[Mode],
+    ) -> Option<(Arc<T>, impl Future<Output = Vec<Outcome>>)> {
+        let running = self.running.get(name)?;
+        let target = running.target.clone();
+        let session = running.session.clone();
+        let shared = self.shared.clone();
+        let modes = if modes.is_empty() { target.modes() } else { modes.to_vec() };
+        let t = target.clone();
+        Some((target, async move {
+            let mut outcomes = Vec::new();
+            for mode in modes {
+                let _session = session.lock().await;
+                let Ok(_slot) = shared.limit.acquire().await else { break };
+                let _running = shared.metrics.exporter.check_started();
+                outcomes.push((shared.check)(t.plan(mode)).await);
+            }
+            outcomes
+        }))
     }
 
     /// Stops scheduling; checks already running get `grace` to finish and

@@ -7,7 +7,11 @@ use tokio::time::{sleep_until, Instant};
 
 use super::{first_run_offset, Schedulable, Shared};
 
-pub(super) async fn run<T: Schedulable>(target: Arc<T>, shared: Arc<Shared>) {
+pub(super) async fn run<T: Schedulable>(
+    target: Arc<T>,
+    session: Arc<tokio::sync::Mutex<()>>,
+    shared: Arc<Shared>,
+) {
     let name = target.name().to_string();
     let interval = target.interval().max(std::time::Duration::from_millis(1));
     let modes = target.modes();
@@ -24,6 +28,11 @@ pub(super) async fn run<T: Schedulable>(target: Arc<T>, shared: Arc<Shared>) {
         for mode in &modes {
             // Stop is checked first: after shutdown no new check starts,
             // not even the second mode of a round.
+            let session = tokio::select! {
+                biased;
+                _ = stop.wait_for(|s| *s) => return,
+                s = session.lock() => s,
+            };
             let permit = tokio::select! {
                 biased;
                 _ = stop.wait_for(|s| *s) => return,
@@ -38,6 +47,7 @@ pub(super) async fn run<T: Schedulable>(target: Arc<T>, shared: Arc<Shared>) {
             };
             shared.metrics.record(&name, &outcome);
             shared.status.record(&name, outcome);
+            drop(session);
             mode_due = Instant::now();
         }
         // A check that overran its interval delays the next one rather than

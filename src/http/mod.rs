@@ -1,0 +1,120 @@
+//! The HTTP side (SPEC §6): serves what was already measured and never
+//! waits on an FTP server, except in `/probe`, which exists to do exactly
+//! that on request.
+//!
+//! Its own limits (SPEC §9): a bounded number of connections, a deadline for
+//! request headers (a slowloris client cannot hold a slot), a cap on a
+//! connection's lifetime, and no request bodies read at all.
+
+mod page;
+mod routes;
+pub mod web_config;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+use crate::check::{Mode, Outcome};
+use crate::metrics::{Metrics, TargetInfo};
+use crate::status::Status;
+
+pub use page::escape;
+pub use web_config::WebConfig;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the HTTP side asks of the rest of the exporter, beyond reading
+/// metrics and status: reloading, and checking a target on demand.
+pub trait Backend: Send + Sync + 'static {
+    /// Reloads the configuration; `Err` carries the message for the operator (file:line: key: …).
+    fn reload(&self) -> BoxFuture<'_, Result<(), String>>;
+    /// Checks a configured target now, in `mode` or all of its modes.
+    fn probe<'a>(&'a self, target: &'a str, mode: Option<Mode>) -> BoxFuture<'a, Option<Probed>>;
+}
+
+/// The result of an on-demand check.
+pub struct Probed {
+    pub info: TargetInfo,
+    pub outcomes: Vec<Outcome>,
+    pub diagnosis: Option<String>,
+}
+
+/// Everything a request handler may read.
+pub struct HttpState {
+    pub metrics: Arc<Metrics>,
+    pub status: Arc<Status>,
+    pub backend: Arc<dyn Backend>,
+    pub telemetry_path: String,
+    /// Set once a configuration is loaded (`/-/ready`).
+    pub ready: AtomicBool,
+    pub web: WebConfig,
+}
+
+/// Connections served at once; more wait in the kernel's accept queue.
+const MAX_CONNECTIONS: usize = 256;
+/// Time a client gets to send a request's headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest life of one connection: longer than any `/probe` (whose check
+/// has its own deadline), short enough that idle keep-alive connections
+/// cannot pin every slot.
+const MAX_CONNECTION_LIFETIME: Duration = Duration::from_secs(300);
+
+/// Serves HTTP on `listener` until `stop` turns true.
+pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut stop: watch::Receiver<bool>) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let slot = tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            s = slots.clone().acquire_owned() => s,
+        };
+        let Ok(slot) = slot else { return };
+        let (stream, peer) = tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accepting an HTTP connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let served = tokio::time::timeout(MAX_CONNECTION_LIFETIME, serve_connection(stream, state)).await;
+            if let Ok(Err(e)) = served {
+                tracing::debug!(peer = %peer, error = %e, "HTTP connection ended with an error");
+            }
+        });
+    }
+}
+
+async fn serve_connection(stream: tokio::net::TcpStream, state: Arc<HttpState>) -> Result<(), String> {
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).max_buf_size(64 * 1024);
+    let svc_state = state.clone();
+    let service = service_fn(move |req| {
+        let state = svc_state.clone();
+        async move { Ok::<_, std::convert::Infallible>(routes::handle(&state, req).await) }
+    });
+    match state.web.tls_acceptor() {
+        Some(acceptor) => {
+            let tls = tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream))
+                .await
+                .map_err(|_| "TLS handshake timed out".to_string())?
+                .map_err(|e| format!("TLS handshake: {e}"))?;
+            builder.serve_connection(TokioIo::new(tls), service).await.map_err(|e| e.to_string())
+        }
+        None => builder.serve_connection(TokioIo::new(stream), service).await.map_err(|e| e.to_string()),
+    }
+}
