@@ -6,6 +6,7 @@
 //! with [`ftp`] the protocol engine underneath [`check`].
 
 pub mod check;
+pub mod config;
 pub mod embedded;
 pub mod ftp;
 pub mod http;
