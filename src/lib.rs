@@ -5,6 +5,7 @@
 //! `config → scheduler → check → Outcome → metrics/status → http`,
 //! with [`ftp`] the protocol engine underneath [`check`].
 
+pub mod app;
 pub mod check;
 pub mod config;
 pub mod embedded;

@@ -72,12 +72,12 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut stop: watch
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let slot = tokio::select! {
-            _ = stop.wait_for(|s| *s) => return,
+            _ = stopped(&mut stop) => return,
             s = slots.clone().acquire_owned() => s,
         };
         let Ok(slot) = slot else { return };
         let (stream, peer) = tokio::select! {
-            _ = stop.wait_for(|s| *s) => return,
+            _ = stopped(&mut stop) => return,
             a = listener.accept() => match a {
                 Ok(a) => a,
                 Err(e) => {
@@ -97,6 +97,11 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut stop: watch
             }
         });
     }
+}
+
+/// Resolves once `stop` is true (or its sender is gone), holding no borrow of it.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 async fn serve_connection(stream: tokio::net::TcpStream, state: Arc<HttpState>) -> Result<(), String> {
