@@ -29,7 +29,11 @@ struct OneUser {
 
 #[async_trait]
 impl Authenticator for OneUser {
-    async fn authenticate(&self, username: &str, creds: &Credentials) -> Result<Principal, AuthenticationError> {
+    async fn authenticate(
+        &self,
+        username: &str,
+        creds: &Credentials,
+    ) -> Result<Principal, AuthenticationError> {
         if username != self.username {
             return Err(AuthenticationError::BadUser);
         }
@@ -115,8 +119,8 @@ fn build(
     #[allow(clippy::expect_used)]
     let storage = Box::new(move || Filesystem::new(&root).expect("embedded server root directory vanished"));
     ServerBuilder::with_authenticator(storage, auth)
-    .greeting("ftp_exporter embedded server (libunftp)")
-    .passive_host(passive_host)
-    .active_passive_mode(ActivePassiveMode::ActiveAndPassive)
-    .build()
+        .greeting("ftp_exporter embedded server (libunftp)")
+        .passive_host(passive_host)
+        .active_passive_mode(ActivePassiveMode::ActiveAndPassive)
+        .build()
 }

@@ -7,7 +7,9 @@
 
 pub mod app;
 pub mod check;
+pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod embedded;
 pub mod ftp;
 pub mod http;

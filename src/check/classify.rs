@@ -19,7 +19,9 @@ pub fn classify(phase: Phase, err: &Error) -> Failure {
         Error::Io(e) => io_reason(e),
         Error::Local(_) => Reason::IoError,
         Error::Closed => Reason::ConnectionClosed,
-        Error::Reply(ReplyError::LineTooLong | ReplyError::TooLong | ReplyError::NotFtp(_)) => Reason::ProtocolError,
+        Error::Reply(ReplyError::LineTooLong | ReplyError::TooLong | ReplyError::NotFtp(_)) => {
+            Reason::ProtocolError
+        }
         Error::Codec { .. } => Reason::ProtocolError,
         Error::UnexpectedPeer { .. } => Reason::UnexpectedPeer,
         Error::Content(_) => Reason::ContentMismatch,
@@ -93,10 +95,16 @@ mod tests {
         assert_eq!(c(Phase::Connect, io(io::ErrorKind::ConnectionRefused)).0, Reason::ConnectionRefused);
         assert_eq!(c(Phase::Login, io(io::ErrorKind::ConnectionReset)).0, Reason::ConnectionClosed);
         assert_eq!(c(Phase::Connect, io(io::ErrorKind::HostUnreachable)).0, Reason::NetworkUnreachable);
-        assert_eq!(c(Phase::Connect, Error::Io(io::Error::from_raw_os_error(101))).0, Reason::NetworkUnreachable);
+        assert_eq!(
+            c(Phase::Connect, Error::Io(io::Error::from_raw_os_error(101))).0,
+            Reason::NetworkUnreachable
+        );
         assert_eq!(c(Phase::Banner, Error::Timeout), (Reason::Timeout, String::new()));
         assert_eq!(c(Phase::Banner, Error::Closed).0, Reason::ConnectionClosed);
-        assert_eq!(c(Phase::Banner, Error::Reply(ReplyError::LineTooLong)), (Reason::ProtocolError, String::new()));
+        assert_eq!(
+            c(Phase::Banner, Error::Reply(ReplyError::LineTooLong)),
+            (Reason::ProtocolError, String::new())
+        );
         assert_eq!(c(Phase::DataSetup, Error::Local("x".into())).0, Reason::IoError);
     }
 }

@@ -26,7 +26,9 @@ pub fn diagnose(outcomes: &[&Outcome]) -> Option<Diagnosis> {
 
     let both = |f: &dyn Fn(&Failure) -> bool| pf.is_some_and(f) && af.is_some_and(f);
     if let (Some(p), Some(a)) = (pf, af) {
-        if p.phase == a.phase && p.reason == a.reason && !is_data(p.phase) || both(&|f| f.phase == Phase::Login) {
+        if p.phase == a.phase && p.reason == a.reason && !is_data(p.phase)
+            || both(&|f| f.phase == Phase::Login)
+        {
             parts.push(format!("Both modes fail at {}/{}: {}", p.phase, p.reason, hint(p)));
         }
     }
@@ -39,7 +41,8 @@ pub fn diagnose(outcomes: &[&Outcome]) -> Option<Diagnosis> {
         }
     }
     if let Some(o) = passive.filter(|o| o.passive_address_mismatch == Some(true)) {
-        let adv = o.passive_advertised.map(|a| a.ip().to_string()).unwrap_or_else(|| "another address".into());
+        let adv =
+            o.passive_advertised.map(|a| a.ip().to_string()).unwrap_or_else(|| "another address".into());
         parts.push(format!(
             "The server advertises {adv} in its 227 reply, not the address the exporter reached it at \
              (NAT in front of the server without a masquerade address): set its public address \
@@ -92,16 +95,17 @@ fn active_sentence(f: &Failure, passive_up: Option<bool>) -> String {
 fn passive_sentence(f: &Failure, active_up: Option<bool>) -> String {
     let other = if active_up == Some(true) { " while active mode works" } else { "" };
     match (f.phase, f.reason) {
-        (Phase::DataConnect, Reason::Timeout | Reason::ConnectionRefused | Reason::NetworkUnreachable) => format!(
-            "Passive mode fails at data_connect/{}{other}: the server's passive port range is not \
+        (Phase::DataConnect, Reason::Timeout | Reason::ConnectionRefused | Reason::NetworkUnreachable) => {
+            format!(
+                "Passive mode fails at data_connect/{}{other}: the server's passive port range is not \
              reachable from the exporter (firewall/ACL on the server's side, or the DNAT of the range is \
              missing); open the passive ports (e.g. pasv_min_port..pasv_max_port) or use active mode.",
-            f.reason
-        ),
-        (Phase::DataSetup, Reason::ProtocolError) => format!(
-            "Passive mode fails: the server's reply to PASV/EPSV is malformed ({}){other}.",
-            f.code
-        ),
+                f.reason
+            )
+        }
+        (Phase::DataSetup, Reason::ProtocolError) => {
+            format!("Passive mode fails: the server's reply to PASV/EPSV is malformed ({}){other}.", f.code)
+        }
         _ => format!("Passive mode fails at {}/{}{other}: {}", f.phase, f.reason, hint(f)),
     }
 }

@@ -13,11 +13,13 @@ mod resolve;
 mod runner;
 mod transfer;
 
+pub use crate::ftp::transcript::{self, Transcript};
 pub use classify::classify;
 pub use diagnose::{diagnose, Diagnosis};
 pub use labels::{Mode, Operation, Phase, Reason, TlsMode};
 pub use outcome::{Failure, Outcome, TlsInfo};
-pub use plan::{ActiveOptions, CheckPlan, OperationSpec, PassiveOptions, RetrieveSpec, StoreSpec, TlsOptions, Toggle};
+pub use plan::{
+    ActiveOptions, CheckPlan, OperationSpec, PassiveOptions, RetrieveSpec, StoreSpec, TlsOptions, Toggle,
+};
 pub use resolve::{CheckEnv, Resolver, SystemResolver};
 pub use runner::run;
-pub use crate::ftp::transcript::{self, Transcript};

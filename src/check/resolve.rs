@@ -1,12 +1,12 @@
 //! Name resolution behind a trait, so tests can produce `dns_error` without
 //! sending a DNS query anywhere.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::collections::HashMap;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 /// Resolves a host name to addresses.
@@ -32,8 +32,7 @@ impl Resolver for SystemResolver {
     }
 }
 
-type VerifierCache =
-    HashMap<Option<PathBuf>, Arc<dyn rustls::client::danger::ServerCertVerifier>>;
+type VerifierCache = HashMap<Option<PathBuf>, Arc<dyn rustls::client::danger::ServerCertVerifier>>;
 
 /// What a check needs from its surroundings, shared by all checks.
 #[derive(Clone)]

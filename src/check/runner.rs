@@ -213,16 +213,16 @@ impl<'a> Session<'a> {
 
     fn tls_client(&self) -> Result<TlsClient> {
         let opts = &self.plan.tls;
-        let verifier = if opts.insecure_skip_verify {
-            None
-        } else {
-            Some(self.env.verifier(opts.ca_file.as_deref())?)
-        };
+        let verifier =
+            if opts.insecure_skip_verify { None } else { Some(self.env.verifier(opts.ca_file.as_deref())?) };
         let name = opts.server_name.as_deref().unwrap_or(&self.plan.host);
         TlsClient::new(verifier, name, opts.max_version_tls12)
     }
 
-    pub(super) async fn handshake(&mut self, tcp: TcpStream) -> Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    pub(super) async fn handshake(
+        &mut self,
+        tcp: TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>> {
         let client = self.tls.as_ref().ok_or_else(|| Error::Local("TLS not configured".into()))?;
         let result = client.connect(tcp, self.deadline).await;
         let not_after = client.cert_not_after();
@@ -252,7 +252,8 @@ impl<'a> Session<'a> {
         };
         let tls = self.handshake(tcp).await?;
         let transcript = std::mem::take(&mut self.transcript);
-        self.control = Some(Control::from_parts(Stream::Tls(Box::new(tls)), deadline, self.started, transcript));
+        self.control =
+            Some(Control::from_parts(Stream::Tls(Box::new(tls)), deadline, self.started, transcript));
         self.protect().await
     }
 

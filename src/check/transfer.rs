@@ -43,7 +43,9 @@ impl Session<'_> {
 
     async fn retrieve(&mut self, spec: &RetrieveSpec) -> Result<()> {
         let mut hasher = Sha256::new();
-        let n = self.download("RETR", &format!("RETR {}", spec.path), spec.max_bytes, |b| hasher.update(b)).await?;
+        let n = self
+            .download("RETR", &format!("RETR {}", spec.path), spec.max_bytes, |b| hasher.update(b))
+            .await?;
         self.bytes.push((Operation::Retrieve, n));
         if let Some(size) = spec.size {
             if n != size {
@@ -68,7 +70,8 @@ impl Session<'_> {
         self.bytes.push((Operation::Store, spec.bytes));
         if spec.verify {
             let mut back = Vec::with_capacity(content.len());
-            self.download("RETR", &format!("RETR {}", spec.path), spec.bytes, |b| back.extend_from_slice(b)).await?;
+            self.download("RETR", &format!("RETR {}", spec.path), spec.bytes, |b| back.extend_from_slice(b))
+                .await?;
             if back != content {
                 return Err(Error::Content(format!(
                     "{} read back differs from what was stored ({} of {} bytes)",
@@ -172,19 +175,27 @@ impl Session<'_> {
         if epsv {
             let reply = self.control()?.command("EPSV").await?;
             if reply.code == 229 {
-                let port = parse_229(reply.text()).map_err(|source| Error::Codec { verb: "EPSV", code: 229, source })?;
+                let port = parse_229(reply.text()).map_err(|source| Error::Codec {
+                    verb: "EPSV",
+                    code: 229,
+                    source,
+                })?;
                 // RFC 2428 §3: the data connection goes to the control connection's peer.
                 return Ok(SocketAddr::new(peer.ip(), port));
             }
-            let fallback = self.plan.passive.epsv == Toggle::Auto && peer.is_ipv4() && (500..=504).contains(&reply.code);
+            let fallback =
+                self.plan.passive.epsv == Toggle::Auto && peer.is_ipv4() && (500..=504).contains(&reply.code);
             if !fallback {
                 return Err(Error::Unexpected { verb: "EPSV", reply });
             }
             self.note("EPSV refused, falling back to PASV");
         }
         let reply = self.expect("PASV", "PASV", &[227]).await?;
-        let advertised =
-            parse_host_port(reply.text()).map_err(|source| Error::Codec { verb: "PASV", code: 227, source })?;
+        let advertised = parse_host_port(reply.text()).map_err(|source| Error::Codec {
+            verb: "PASV",
+            code: 227,
+            source,
+        })?;
         let advertised = SocketAddr::V4(advertised);
         let mismatch = canonical(advertised.ip()) != canonical(peer.ip());
         self.advertised = Some(advertised);
@@ -249,7 +260,12 @@ impl Session<'_> {
     /// Sends the transfer command and waits for the server to connect back,
     /// reading its replies meanwhile: servers send 150 before or after
     /// connecting, and some refuse with 425 instead of connecting at all.
-    async fn accept_data(&mut self, listener: &ActiveListener, verb: &'static str, command: &str) -> Result<TcpStream> {
+    async fn accept_data(
+        &mut self,
+        listener: &ActiveListener,
+        verb: &'static str,
+        command: &str,
+    ) -> Result<TcpStream> {
         let server: IpAddr = self.peer.ok_or(Error::Closed)?.ip();
         let deadline = self.deadline;
         self.control()?.send(command).await?;

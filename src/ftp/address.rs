@@ -119,10 +119,19 @@ mod tests {
 
     #[test]
     fn malformed_227_rejected() {
-        assert!(matches!(parse_host_port("Entering Passive Mode (192,168,0,256,79,42)"), Err(CodecError::OutOfRange(_))));
-        assert!(matches!(parse_host_port("Entering Passive Mode (192,168,0,101,79)"), Err(CodecError::Missing(_))));
+        assert!(matches!(
+            parse_host_port("Entering Passive Mode (192,168,0,256,79,42)"),
+            Err(CodecError::OutOfRange(_))
+        ));
+        assert!(matches!(
+            parse_host_port("Entering Passive Mode (192,168,0,101,79)"),
+            Err(CodecError::Missing(_))
+        ));
         assert!(matches!(parse_host_port("Entering Passive Mode"), Err(CodecError::Missing(_))));
-        assert!(matches!(parse_host_port("Entering Passive Mode (192,168,,101,79,42)"), Err(CodecError::Missing(_))));
+        assert!(matches!(
+            parse_host_port("Entering Passive Mode (192,168,,101,79,42)"),
+            Err(CodecError::Missing(_))
+        ));
         assert!(matches!(parse_host_port("(1,2,3,4,5,99999)"), Err(CodecError::OutOfRange(_))));
     }
 
@@ -142,7 +151,9 @@ mod tests {
     fn epsv_reply() {
         assert_eq!(parse_229("Entering Extended Passive Mode (|||6446|)").unwrap(), 6446);
         assert_eq!(parse_229("Entering Extended Passive Mode (!!!6446!)").unwrap(), 6446);
-        for bad in ["Entering Extended Passive Mode", "(|||0|)", "(||1|6446|)", "(|||6446)", "(|||x|)", "(1116446)"] {
+        for bad in
+            ["Entering Extended Passive Mode", "(|||0|)", "(||1|6446|)", "(|||6446)", "(|||x|)", "(1116446)"]
+        {
             assert!(parse_229(bad).is_err(), "{bad}");
         }
     }

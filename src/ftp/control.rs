@@ -30,7 +30,15 @@ pub struct Control<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> Control<S> {
     /// `started` is the start of the check (transcript times are relative to it).
     pub fn new(stream: S, deadline: Instant, started: Instant, transcript: Transcript) -> Self {
-        Control { stream, buf: Vec::with_capacity(512), scanned: 0, parser: ReplyParser::default(), deadline, started, transcript }
+        Control {
+            stream,
+            buf: Vec::with_capacity(512),
+            scanned: 0,
+            parser: ReplyParser::default(),
+            deadline,
+            started,
+            transcript,
+        }
     }
 
     pub fn get_ref(&self) -> &S {
@@ -142,7 +150,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Control<S> {
                 return Err(super::reply::ReplyError::LineTooLong.into());
             }
             let mut chunk = [0u8; 4096];
-            let n = timeout_at(self.deadline, self.stream.read(&mut chunk)).await.map_err(|_| Error::Timeout)??;
+            let n = timeout_at(self.deadline, self.stream.read(&mut chunk))
+                .await
+                .map_err(|_| Error::Timeout)??;
             if n == 0 {
                 return Err(Error::Closed);
             }

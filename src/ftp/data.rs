@@ -59,7 +59,8 @@ impl ActiveListener {
     /// connection, and ends the check (`unexpected_peer`) rather than being
     /// read from (SPEC §9).
     pub async fn accept_from(&self, server: IpAddr, deadline: Instant) -> Result<TcpStream> {
-        let (stream, peer) = timeout_at(deadline, self.listener.accept()).await.map_err(|_| Error::Timeout)??;
+        let (stream, peer) =
+            timeout_at(deadline, self.listener.accept()).await.map_err(|_| Error::Timeout)??;
         if canonical(peer.ip()) != canonical(server) {
             return Err(Error::UnexpectedPeer { peer, expected: server });
         }
@@ -132,7 +133,10 @@ mod tests {
         // The busy port is skipped for the next one in the range.
         assert_eq!(l.local_addr().unwrap().port(), p + 1);
         let only_busy = p..=p;
-        assert!(matches!(ActiveListener::bind("127.0.0.1".parse().unwrap(), Some(&only_busy)), Err(Error::Local(_))));
+        assert!(matches!(
+            ActiveListener::bind("127.0.0.1".parse().unwrap(), Some(&only_busy)),
+            Err(Error::Local(_))
+        ));
     }
 
     #[tokio::test]

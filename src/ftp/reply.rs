@@ -147,7 +147,8 @@ mod tests {
 
     #[test]
     fn multi_line_with_digit_lines_inside() {
-        let r = feed_all(&["230-Welcome", "123 not the end", "230-still not", " 230 indented", "230 Done"]).unwrap();
+        let r = feed_all(&["230-Welcome", "123 not the end", "230-still not", " 230 indented", "230 Done"])
+            .unwrap();
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].code, 230);
         assert_eq!(r[0].lines.len(), 5);

@@ -64,12 +64,20 @@ pub struct TlsClient {
 
 impl TlsClient {
     /// `verifier` is `None` for `tls_insecure_skip_verify`.
-    pub fn new(verifier: Option<Arc<dyn ServerCertVerifier>>, server_name: &str, tls12_only: bool) -> Result<Self> {
+    pub fn new(
+        verifier: Option<Arc<dyn ServerCertVerifier>>,
+        server_name: &str,
+        tls12_only: bool,
+    ) -> Result<Self> {
         let name = ServerName::try_from(server_name.to_string())
             .map_err(|_| Error::Local(format!("invalid TLS server name {server_name:?}")))?;
-        let recorder = Arc::new(Recorder { inner: verifier, not_after: Mutex::new(None), provider: provider() });
-        let versions: &[&rustls::SupportedProtocolVersion] =
-            if tls12_only { &[&rustls::version::TLS12] } else { &[&rustls::version::TLS13, &rustls::version::TLS12] };
+        let recorder =
+            Arc::new(Recorder { inner: verifier, not_after: Mutex::new(None), provider: provider() });
+        let versions: &[&rustls::SupportedProtocolVersion] = if tls12_only {
+            &[&rustls::version::TLS12]
+        } else {
+            &[&rustls::version::TLS13, &rustls::version::TLS12]
+        };
         let config = ClientConfig::builder_with_provider(provider())
             .with_protocol_versions(versions)
             .map_err(|e| Error::Local(e.to_string()))?
