@@ -35,7 +35,12 @@ impl Schedulable for Target {
         Target::plan(self, mode)
     }
     fn info(&self) -> TargetInfo {
-        TargetInfo { name: self.name.clone(), address: self.address.clone(), tls: self.tls, labels: self.labels.clone() }
+        TargetInfo {
+            name: self.name.clone(),
+            address: self.address.clone(),
+            tls: self.tls,
+            labels: self.labels.clone(),
+        }
     }
 }
 
@@ -160,7 +165,12 @@ impl App {
         let inner = self.inner;
         let scheduler = {
             let mut guard = inner.scheduler.lock().await;
-            let empty = Scheduler::new(inner.metrics.clone(), inner.status.clone(), real_check(CheckEnv::default()), 1);
+            let empty = Scheduler::new(
+                inner.metrics.clone(),
+                inner.status.clone(),
+                real_check(CheckEnv::default()),
+                1,
+            );
             std::mem::replace(&mut *guard, empty)
         };
         scheduler.shutdown(grace).await;

@@ -39,7 +39,9 @@ impl LogLevel {
 /// Installs the global subscriber, writing to stderr. Dependencies log at
 /// `warn` at most, whatever the level: their debug output is not ours to promise.
 pub fn init(level: LogLevel, format: LogFormat) {
-    let filter = EnvFilter::new(format!("warn,ftp_exporter={}", level.as_str()));
+    // libunftp (the demo's server) logs every refused login at warn: the demo
+    // fails one on purpose every interval, so only its errors are shown.
+    let filter = EnvFilter::new(format!("warn,libunftp=error,ftp_exporter={}", level.as_str()));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -106,7 +108,10 @@ where
             Level::DEBUG => "debug",
             Level::TRACE => "trace",
         };
-        let mut line = format!("ts={} level={level} msg=", humantime::format_rfc3339_millis(std::time::SystemTime::now()));
+        let mut line = format!(
+            "ts={} level={level} msg=",
+            humantime::format_rfc3339_millis(std::time::SystemTime::now())
+        );
         value(&mut line, &fields.msg);
         line.push_str(&fields.rest);
         writeln!(w, "{line}")
