@@ -220,7 +220,14 @@ impl TargetMetrics {
             h.with_label_values(&tm).observe(outcome.duration.as_secs_f64());
         }
 
-        if let Some(mismatch) = outcome.passive_address_mismatch {
+        // A passive check that got through data setup with EPSV (229 carries
+        // no address, RFC 2428) cannot have a mismatch: that is a 0, not
+        // "unknown". Checks that never reached data setup say nothing.
+        let mismatch = outcome.passive_address_mismatch.or_else(|| {
+            (outcome.mode == Mode::Passive && outcome.phase(Phase::DataSetup).is_some() && outcome.success())
+                .then_some(false)
+        });
+        if let Some(mismatch) = mismatch {
             self.passive_mismatch.with_label_values(&[target]).set(if mismatch { 1.0 } else { 0.0 });
         }
         if let Some(not_after) = outcome.tls.as_ref().and_then(|t| t.cert_not_after) {
