@@ -49,7 +49,7 @@ async fn scrape_names_each_state_with_its_labels() {
         assert_eq!(value(&s, "ftp_up", &tm), 1.0, "good {mode}");
         for phase in ["connect", "banner", "login", "data_setup", "data_connect", "transfer", "quit"] {
             let d = value(&s, "ftp_phase_duration_seconds", &[tm[0], tm[1], ("phase", phase)]);
-            assert!(d >= 0.0 && d < 5.0, "{mode} {phase} = {d}");
+            assert!((0.0..5.0).contains(&d), "{mode} {phase} = {d}");
         }
         assert!(find(&s, "ftp_phase_duration_seconds", &[tm[0], tm[1], ("phase", "resolve")]).is_empty());
         assert!(find(&s, "ftp_phase_duration_seconds", &[tm[0], tm[1], ("phase", "tls")]).is_empty());
