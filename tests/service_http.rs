@@ -1,0 +1,208 @@
+//! The HTTP endpoints of SPEC §6 on a running exporter: probe, transcript,
+//! health, reload (good, bad, target removed), the status page against a
+//! hostile server, and that no password shows up anywhere it serves.
+
+mod service_common;
+
+use std::time::Duration;
+
+use service_common::*;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+const CONFIG: &str = r#"
+defaults:
+  interval: 2s
+  timeout: 2s
+targets:
+  - name: good
+    address: FTP_ADDR
+    username: monitor
+    password_file: good.pw
+    check: { retrieve: { path: /pub/hello.txt } }
+  - name: bad-password
+    address: FTP_ADDR
+    username: monitor
+    password_file: wrong.pw
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_transcript_and_health_endpoints() {
+    let ftp = Ftp::start().await;
+    let app = start_app(&ftp.write_config(CONFIG)).await;
+    let addr = app.addr();
+
+    assert_eq!(get(addr, "/-/healthy").await.0, 200);
+    assert_eq!(get(addr, "/-/ready").await.0, 200);
+    assert_eq!(get(addr, "/-/reload").await.0, 405);
+    assert_eq!(get(addr, "/nope").await.0, 404);
+
+    let (status, body) = get(addr, "/probe?target=good").await;
+    assert_eq!(status, 200, "{body}");
+    let s = parse(&body);
+    assert_eq!(value(&s, "ftp_up", &[("target", "good"), ("mode", "passive")]), 1.0);
+    assert_eq!(value(&s, "ftp_up", &[("target", "good"), ("mode", "active")]), 1.0);
+    assert_eq!(
+        value(&s, "ftp_transfer_bytes", &[("target", "good"), ("mode", "active"), ("operation", "retrieve")]),
+        29.0
+    );
+    assert!(find(&s, "ftp_checks_total", &[]).is_empty(), "a one-off probe has no counters");
+
+    let (status, body) = get(addr, "/probe?target=bad-password&mode=active").await;
+    assert_eq!(status, 200);
+    let s = parse(&body);
+    assert!(find(&s, "ftp_up", &[("mode", "passive")]).is_empty(), "only the asked mode runs");
+    let f = [
+        ("target", "bad-password"),
+        ("mode", "active"),
+        ("phase", "login"),
+        ("reason", "auth_failed"),
+        ("code", "530"),
+    ];
+    assert_eq!(value(&s, "ftp_check_failure", &f), 1.0);
+
+    let (status, body) = get(addr, "/probe?target=bad-password&debug=true").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("target=bad-password mode=passive"), "{body}");
+    assert!(body.contains("target=bad-password mode=active"), "{body}");
+    assert!(body.contains("> USER monitor"), "{body}");
+    assert!(body.contains("> PASS ****"), "{body}");
+    assert!(body.contains("< 530"), "{body}");
+    assert!(body.contains("active: FAILED phase=login reason=auth_failed code=530"), "{body}");
+    assert!(body.contains("diagnosis: Both modes fail at login"), "{body}");
+
+    assert_eq!(get(addr, "/probe").await.0, 400);
+    assert_eq!(get(addr, "/probe?target=good&mode=pasive").await.0, 400);
+    let (status, body) = get(addr, "/probe?target=unknown").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("unknown target \"unknown\""), "{body}");
+
+    // The stored transcript of the last scheduled check.
+    scrape_until(addr, Duration::from_secs(10), |s| checked(s, &["good", "bad-password"], 1.0)).await;
+    let (status, body) = get(addr, "/transcript?target=good&mode=active").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("(last scheduled check)") && body.contains("active: ok"), "{body}");
+    assert!(body.contains("RETR /pub/hello.txt"), "{body}");
+    assert_eq!(get(addr, "/transcript?target=good").await.0, 400);
+    assert_eq!(get(addr, "/transcript?target=zzz&mode=active").await.0, 404);
+
+    let (status, page) = get(addr, "/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("/transcript?target=good&amp;mode=passive"), "{page}");
+    assert!(page.contains("/probe?target=bad-password&amp;mode=active&amp;debug=true"));
+    assert!(page.contains("<td>login</td><td>auth_failed</td><td>530</td>"), "{page}");
+    assert!(page.contains("Both modes fail at login"), "diagnosis on the page: {page}");
+    app.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_good_bad_and_removed_target() {
+    let ftp = Ftp::start().await;
+    let path = ftp.write_config(CONFIG);
+    let app = start_app(&path).await;
+    let addr = app.addr();
+    scrape_until(addr, Duration::from_secs(10), |s| checked(s, &["good", "bad-password"], 1.0)).await;
+    let before = parse(&scrape(addr).await);
+    let reload_ts = value(&before, "ftp_exporter_config_last_reload_success_timestamp_seconds", &[]);
+
+    // A broken file: refused with file:line: key, the running config stays.
+    std::fs::write(&path, CONFIG.replace("interval: 2s", "interval: soon")).unwrap();
+    let (status, body) = request(addr, "POST", "/-/reload").await;
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains(&format!("{}:3: defaults.interval", path.display())), "{body}");
+    let s = parse(&scrape(addr).await);
+    assert_eq!(value(&s, "ftp_exporter_config_last_reload_successful", &[]), 0.0);
+    assert_eq!(value(&s, "ftp_exporter_config_last_reload_success_timestamp_seconds", &[]), reload_ts);
+    assert_eq!(value(&s, "ftp_exporter_targets", &[]), 2.0);
+    assert_eq!(find(&s, "ftp_target_info", &[]).len(), 2);
+
+    // Remove a target: its series go, the other one keeps its history.
+    let good_checks = value(&s, "ftp_checks_total", &[("target", "good"), ("mode", "passive")]);
+    let only_good = CONFIG.split("  - name: bad-password").next().unwrap().to_string();
+    std::fs::write(&path, only_good.replace("FTP_ADDR", &ftp.addr().to_string())).unwrap();
+    let (status, body) = request(addr, "POST", "/-/reload").await;
+    assert_eq!(status, 200, "{body}");
+    let text = scrape(addr).await;
+    assert!(!text.contains("bad-password"), "removed target's series linger:\n{text}");
+    let s = parse(&text);
+    assert_eq!(value(&s, "ftp_exporter_config_last_reload_successful", &[]), 1.0);
+    assert_eq!(value(&s, "ftp_exporter_targets", &[]), 1.0);
+    assert!(
+        value(&s, "ftp_checks_total", &[("target", "good"), ("mode", "passive")]) >= good_checks,
+        "unchanged target was reset"
+    );
+    assert!(!get(addr, "/").await.1.contains("bad-password"));
+    assert_eq!(get(addr, "/probe?target=bad-password").await.0, 404);
+
+    // Add it back: it is checked again.
+    std::fs::write(&path, CONFIG.replace("FTP_ADDR", &ftp.addr().to_string())).unwrap();
+    assert_eq!(request(addr, "POST", "/-/reload").await.0, 200);
+    scrape_until(addr, Duration::from_secs(10), |s| checked(s, &["bad-password"], 1.0)).await;
+    app.shutdown(Duration::from_secs(5)).await;
+}
+
+/// An FTP "server" whose banner and replies carry markup.
+async fn hostile_server() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (r, mut w) = stream.into_split();
+                let mut lines = BufReader::new(r).lines();
+                w.write_all(b"220 <script>alert('banner')</script>\r\n").await.unwrap();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let reply: &[u8] = if line.starts_with("QUIT") {
+                        b"221 bye\r\n"
+                    } else {
+                        b"530 <script>alert('reply')</script> <img src=x onerror=alert(1)>\r\n"
+                    };
+                    if w.write_all(reply).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_page_escapes_a_hostile_server_and_nothing_shows_a_password() {
+    let ftp = Ftp::start().await;
+    let evil = hostile_server().await;
+    let config = format!(
+        "{CONFIG}  - name: hostile\n    address: {evil}\n    username: monitor\n    password_file: good.pw\n"
+    );
+    let app = start_app(&ftp.write_config(&config)).await;
+    let addr = app.addr();
+    scrape_until(addr, Duration::from_secs(10), |s| checked(s, &["good", "bad-password", "hostile"], 1.0))
+        .await;
+
+    let (_, page) = get(addr, "/").await;
+    assert!(page.contains("hostile"), "{page}");
+    assert!(!page.contains("<script>") && !page.contains("<img"), "unescaped markup:\n{page}");
+    assert!(page.contains("&lt;script&gt;alert(&#39;reply&#39;)&lt;/script&gt;"), "{page}");
+
+    let mut served = vec![page, scrape(addr).await];
+    for target in ["good", "bad-password", "hostile"] {
+        for mode in ["passive", "active"] {
+            served.push(get(addr, &format!("/transcript?target={target}&mode={mode}")).await.1);
+        }
+        served.push(get(addr, &format!("/probe?target={target}&debug=true")).await.1);
+        served.push(get(addr, &format!("/probe?target={target}")).await.1);
+    }
+    let hostile = get(addr, "/transcript?target=hostile&mode=passive").await.1;
+    assert!(
+        hostile.contains("< 220 <script>alert('banner')</script>"),
+        "transcript keeps the text: {hostile}"
+    );
+    for body in &served {
+        for line in body.lines().filter(|l| l.contains("> PASS")) {
+            assert!(line.ends_with("> PASS ****"), "unmasked: {line}");
+        }
+        for secret in [PASSWORD, WRONG_PASSWORD] {
+            assert!(!body.contains(secret), "password served:\n{body}");
+        }
+    }
+    app.shutdown(Duration::from_secs(5)).await;
+}
