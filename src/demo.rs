@@ -15,11 +15,12 @@ use crate::embedded::{EmbeddedOptions, EmbeddedServer};
 /// The demo configuration; `DEMO_FTP_ADDRESS` and `DEMO_HELLO_SHA256` are filled in at start.
 pub const DEMO_CONFIG: &str = include_str!("../config/demo.yml");
 
-const USER: &str = "demo";
+pub const USER: &str = "demo";
 /// Not a secret worth protecting (the demo server lives for the demo's
 /// lifetime on loopback), but still handled like one: written to a file the
 /// config points at, never inline, never logged.
-const PASSWORD: &str = "demo-password";
+pub const PASSWORD: &str = "demo-Pw-31f9c";
+pub const WRONG_PASSWORD: &str = "demo-wrong-Pw-77e2";
 const HELLO: &[u8] = b"hello from the ftp_exporter demo server\n";
 
 #[derive(Debug, Clone, clap::Args)]
@@ -51,7 +52,7 @@ impl Demo {
             std::fs::write(root.join("pub/hello.txt"), HELLO)?;
             std::fs::write(root.join("pub/README.txt"), "files for ftp_exporter's demo\n")?;
             std::fs::write(dir.path().join("demo-password.txt"), PASSWORD)?;
-            std::fs::write(dir.path().join("demo-wrong-password.txt"), "not-the-password")?;
+            std::fs::write(dir.path().join("demo-wrong-password.txt"), WRONG_PASSWORD)?;
             Ok(())
         };
         setup().map_err(|e| format!("demo files: {e}"))?;
