@@ -165,7 +165,7 @@ pub fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
 pub async fn scrape_until(
     addr: SocketAddr,
     within: Duration,
-    done: impl Fn(&[Sample]) -> bool,
+    mut done: impl FnMut(&[Sample]) -> bool,
 ) -> Vec<Sample> {
     let deadline = tokio::time::Instant::now() + within;
     loop {
