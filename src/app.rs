@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::check::{self, CheckEnv, CheckPlan, Mode, Outcome};
 use crate::config::{Config, Target};
-use crate::http::{self, Backend, BoxFuture, HttpState, Probed, WebConfig};
+use crate::http::{self, Backend, BoxFuture, HttpState, Limits, Probed, WebConfig};
 use crate::metrics::{Metrics, TargetInfo};
 use crate::scheduler::{CheckFn, Schedulable, Scheduler};
 use crate::status::Status;
@@ -52,6 +52,7 @@ pub struct AppOptions {
     pub telemetry_path: String,
     pub web: WebConfig,
     pub max_concurrency: usize,
+    pub http_limits: Limits,
     /// The check to run; `None`: the real one ([`check::run`] with the system resolver).
     pub check: Option<CheckFn>,
 }
@@ -64,6 +65,7 @@ impl AppOptions {
             telemetry_path: "/metrics".into(),
             web: WebConfig::default(),
             max_concurrency: 64,
+            http_limits: Limits::default(),
             check: None,
         }
     }
@@ -137,6 +139,7 @@ impl App {
             telemetry_path: opts.telemetry_path,
             ready: AtomicBool::new(false),
             web: opts.web,
+            limits: opts.http_limits,
         });
         state.ready.store(true, Ordering::Release);
         let (stop, stop_rx) = watch::channel(false);

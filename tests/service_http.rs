@@ -206,3 +206,72 @@ async fn status_page_escapes_a_hostile_server_and_nothing_shows_a_password() {
     }
     app.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_cannot_starve_the_server() {
+    let ftp = Ftp::start().await;
+    let mut opts = ftp_exporter::app::AppOptions::new(ftp.write_config(CONFIG));
+    opts.listen_address = "127.0.0.1:0".into();
+    opts.http_limits = ftp_exporter::http::Limits {
+        max_connections: 2,
+        header_read_timeout: Duration::from_secs(1),
+        max_connection_lifetime: Duration::from_secs(60),
+    };
+    let app = ftp_exporter::app::App::start(opts).await.unwrap();
+    let addr = app.addr();
+    // Two clients take both slots and never finish their headers.
+    let mut slow = Vec::new();
+    for _ in 0..2 {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        slow.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    let (status, _) = get(addr, "/-/healthy").await;
+    assert_eq!(status, 200);
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(500), "the limit did not hold: served after {waited:?}");
+    assert!(waited < Duration::from_secs(3), "slow clients held their slots: {waited:?}");
+    // The slow clients were cut off.
+    for mut s in slow {
+        let mut buf = Vec::new();
+        let n = tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio::io::AsyncReadExt::read_to_end(&mut s, &mut buf),
+        )
+        .await
+        .expect("slow connection still open");
+        assert!(n.is_ok());
+    }
+    app.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_auth_from_the_web_config_file() {
+    let ftp = Ftp::start().await;
+    let web_file = ftp.dir.path().join("web.yml");
+    let hash = bcrypt::hash("scrape-Pw", 4).unwrap();
+    std::fs::write(&web_file, format!("basic_auth_users:\n  prometheus: '{hash}'\n")).unwrap();
+    let mut opts = ftp_exporter::app::AppOptions::new(ftp.write_config(CONFIG));
+    opts.listen_address = "127.0.0.1:0".into();
+    opts.web = ftp_exporter::http::WebConfig::load(&web_file).unwrap();
+    let app = ftp_exporter::app::App::start(opts).await.unwrap();
+    let addr = app.addr();
+    assert_eq!(get(addr, "/metrics").await.0, 401);
+    assert_eq!(get(addr, "/").await.0, 401);
+    let send = |auth: &'static str| async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!(
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\nConnection: close\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut buf = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut s, &mut buf).await.unwrap();
+        buf
+    };
+    // base64("prometheus:scrape-Pw") and base64("prometheus:wrong")
+    assert!(send("cHJvbWV0aGV1czpzY3JhcGUtUHc=").await.starts_with("HTTP/1.1 200"));
+    assert!(send("cHJvbWV0aGV1czp3cm9uZw==").await.starts_with("HTTP/1.1 401"));
+    app.shutdown(Duration::from_secs(5)).await;
+}

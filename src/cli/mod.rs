@@ -103,6 +103,7 @@ async fn run_exporter(cli: Cli) -> i32 {
         telemetry_path: cli.telemetry_path,
         web,
         max_concurrency: cli.max_concurrency as usize,
+        http_limits: Default::default(),
         check: None,
     };
     let app = match App::start(opts).await {

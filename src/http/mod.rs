@@ -56,20 +56,36 @@ pub struct HttpState {
     /// Set once a configuration is loaded (`/-/ready`).
     pub ready: AtomicBool,
     pub web: WebConfig,
+    pub limits: Limits,
 }
 
-/// Connections served at once; more wait in the kernel's accept queue.
-const MAX_CONNECTIONS: usize = 256;
-/// Time a client gets to send a request's headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest life of one connection: longer than any `/probe` (whose check
-/// has its own deadline), short enough that idle keep-alive connections
-/// cannot pin every slot.
-const MAX_CONNECTION_LIFETIME: Duration = Duration::from_secs(300);
+/// The HTTP side's own limits (SPEC §9).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections served at once; more wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// Time a client gets to send a request's headers.
+    pub header_read_timeout: Duration,
+    /// Longest life of one connection: longer than any `/probe` (whose
+    /// check has its own deadline), short enough that idle keep-alive
+    /// connections cannot pin every slot.
+    pub max_connection_lifetime: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 256,
+            header_read_timeout: Duration::from_secs(10),
+            max_connection_lifetime: Duration::from_secs(300),
+        }
+    }
+}
 
 /// Serves HTTP on `listener` until `stop` turns true.
 pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut stop: watch::Receiver<bool>) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let limits = state.limits;
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     loop {
         let slot = tokio::select! {
             _ = stopped(&mut stop) => return,
@@ -91,7 +107,8 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut stop: watch
         let state = state.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            let served = tokio::time::timeout(MAX_CONNECTION_LIFETIME, serve_connection(stream, state)).await;
+            let served =
+                tokio::time::timeout(limits.max_connection_lifetime, serve_connection(stream, state)).await;
             if let Ok(Err(e)) = served {
                 tracing::debug!(peer = %peer, error = %e, "HTTP connection ended with an error");
             }
@@ -106,7 +123,10 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 async fn serve_connection(stream: tokio::net::TcpStream, state: Arc<HttpState>) -> Result<(), String> {
     let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).max_buf_size(64 * 1024);
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(state.limits.header_read_timeout)
+        .max_buf_size(64 * 1024);
     let svc_state = state.clone();
     let service = service_fn(move |req| {
         let state = svc_state.clone();
@@ -114,7 +134,7 @@ async fn serve_connection(stream: tokio::net::TcpStream, state: Arc<HttpState>) 
     });
     match state.web.tls_acceptor() {
         Some(acceptor) => {
-            let tls = tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream))
+            let tls = tokio::time::timeout(state.limits.header_read_timeout, acceptor.accept(stream))
                 .await
                 .map_err(|_| "TLS handshake timed out".to_string())?
                 .map_err(|e| format!("TLS handshake: {e}"))?;
