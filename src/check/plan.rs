@@ -10,7 +10,7 @@ use super::labels::{Mode, TlsMode};
 use crate::secret::Secret;
 
 /// One check: one session against one target in one mode.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CheckPlan {
     /// Host name or IP literal (without brackets).
     pub host: String,

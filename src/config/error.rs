@@ -106,6 +106,24 @@ impl KeyPath {
         segs.push(Seg::Index(index));
         KeyPath(segs)
     }
+
+    /// Reads back a path as serde_norway prints it (`targets[2].passive`).
+    /// Keys containing `.` or `[` do not round-trip; config keys never do.
+    pub(crate) fn parse(s: &str) -> Self {
+        let mut path = KeyPath::root();
+        for part in s.split('.').filter(|p| !p.is_empty()) {
+            let mut pieces = part.split('[');
+            if let Some(key) = pieces.next().filter(|k| !k.is_empty()) {
+                path = path.key(key);
+            }
+            for idx in pieces {
+                if let Ok(n) = idx.trim_end_matches(']').parse() {
+                    path = path.index(n);
+                }
+            }
+        }
+        path
+    }
 }
 
 impl fmt::Display for KeyPath {
@@ -155,5 +173,7 @@ mod tests {
     fn key_paths_print_like_serde() {
         let p = KeyPath::root().key("targets").index(2).key("passive").key("epsv");
         assert_eq!(p.to_string(), "targets[2].passive.epsv");
+        assert_eq!(KeyPath::parse("targets[2].passive.epsv"), p);
+        assert_eq!(KeyPath::parse("a[0][1]"), KeyPath::root().key("a").index(0).index(1));
     }
 }

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::ops::RangeInclusive;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -60,60 +60,6 @@ impl FromText for IpAddr {
     const EXPECTING: &'static str = "an IP address";
     fn from_text(s: &str) -> Result<Self, String> {
         s.parse().map_err(|_| format!("invalid IP address {s:?}, expected e.g. 0.0.0.0, 192.0.2.7 or ::"))
-    }
-}
-
-/// `host[:port]` as written in `address:`; the default port depends on
-/// `tls`, so it is filled in later.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Address {
-    pub written: String,
-    /// Without brackets for IPv6.
-    pub host: String,
-    pub port: Option<u16>,
-}
-
-impl FromText for Address {
-    const EXPECTING: &'static str = "host[:port]";
-    /// IPv6 needs brackets (`[::1]:2121`), as in URLs (RFC 3986 §3.2.2):
-    /// without them `::1:21` is ambiguous, so a bare `::1` is refused with a
-    /// hint rather than guessed at.
-    fn from_text(s: &str) -> Result<Self, String> {
-        let s = s.trim();
-        let bad = |why: &str| format!("invalid address {s:?}: {why}");
-        if s.contains("://") {
-            return Err(bad("expected host[:port], not a URL"));
-        }
-        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-            let (ip, after) = rest.split_once(']').ok_or_else(|| bad("missing ']'"))?;
-            ip.parse::<Ipv6Addr>().map_err(|_| bad("not an IPv6 address inside [ ]"))?;
-            let port = match after {
-                "" => None,
-                p => Some(p.strip_prefix(':').ok_or_else(|| bad("expected ':port' after ']'"))?),
-            };
-            (ip, port)
-        } else if s.matches(':').count() > 1 {
-            return Err(bad("IPv6 addresses need brackets, e.g. [::1] or [::1]:2121"));
-        } else {
-            match s.split_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (s, None),
-            }
-        };
-        if host.is_empty() {
-            return Err(bad("empty host"));
-        }
-        if !host.chars().all(|c| c.is_ascii_alphanumeric() || ".-_:".contains(c)) {
-            return Err(bad("a host name has only letters, digits, '-', '_' and '.'"));
-        }
-        let port = match port {
-            None => None,
-            Some(p) => match p.parse::<u16>() {
-                Ok(n) if n > 0 => Some(n),
-                _ => return Err(bad("port must be a number from 1 to 65535")),
-            },
-        };
-        Ok(Address { written: s.to_string(), host: host.to_string(), port })
     }
 }
 
@@ -303,11 +249,12 @@ impl<'de> Deserialize<'de> for Labels {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Labels, A::Error> {
                 let mut labels = BTreeMap::new();
-                while let Some(name) = map.next_key::<String>()? {
-                    check_label_name(&name).map_err(de::Error::custom)?;
+                // Checked while the key is read, so the error points at its line.
+                while let Some(Text(LabelName(name))) = map.next_key::<Text<LabelName>>()? {
                     let value: String = map.next_value()?;
                     if labels.insert(name.clone(), value).is_some() {
-                        return Err(de::Error::custom(format!("label {name:?} is set twice")));
+                        // Same wording as serde's, so both get the repeat's line (mod.rs).
+                        return Err(de::Error::custom(format!("duplicate field `{name}`")));
                     }
                 }
                 Ok(Labels(labels))
@@ -317,48 +264,54 @@ impl<'de> Deserialize<'de> for Labels {
     }
 }
 
+/// A label name accepted by [`check_label_name`].
+struct LabelName(String);
+
+impl FromText for LabelName {
+    const EXPECTING: &'static str = "a label name";
+    fn from_text(s: &str) -> Result<Self, String> {
+        check_label_name(s).map(|()| LabelName(s.to_string()))
+    }
+}
+
 /// Histogram buckets: finite and strictly increasing, as Prometheus requires.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Buckets(pub Vec<f64>);
 
 impl<'de> Deserialize<'de> for Buckets {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Vec::<f64>::deserialize(d)?;
-        if let Some(bad) = v.iter().find(|b| !b.is_finite()) {
-            return Err(de::Error::custom(format!("bucket {bad} is not finite (+Inf is always added)")));
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Buckets;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of bucket bounds in seconds")
+            }
+            // Checked inside the visitor so the error carries the list's line.
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Buckets, A::Error> {
+                let mut v: Vec<f64> = Vec::new();
+                while let Some(b) = seq.next_element::<f64>()? {
+                    if !b.is_finite() {
+                        return Err(de::Error::custom(format!(
+                            "bucket {b} is not finite (+Inf is always added)"
+                        )));
+                    }
+                    if let Some(prev) = v.last().filter(|p| **p >= b) {
+                        return Err(de::Error::custom(format!(
+                            "buckets must be strictly increasing, but {prev} is followed by {b}"
+                        )));
+                    }
+                    v.push(b);
+                }
+                Ok(Buckets(v))
+            }
         }
-        if let Some(w) = v.windows(2).find(|w| w[0] >= w[1]) {
-            return Err(de::Error::custom(format!(
-                "buckets must be strictly increasing, but {} is followed by {}",
-                w[0], w[1]
-            )));
-        }
-        Ok(Buckets(v))
+        d.deserialize_seq(V)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn addr(s: &str) -> Result<(String, Option<u16>), String> {
-        Address::from_text(s).map(|a| (a.host, a.port))
-    }
-
-    #[test]
-    fn addresses() {
-        assert_eq!(addr("ftp.example.com"), Ok(("ftp.example.com".into(), None)));
-        assert_eq!(addr("127.0.0.1:2121"), Ok(("127.0.0.1".into(), Some(2121))));
-        assert_eq!(addr("[::1]:2121"), Ok(("::1".into(), Some(2121))));
-        assert_eq!(addr("[::1]"), Ok(("::1".into(), None)));
-        assert!(addr("::1").unwrap_err().contains("need brackets"));
-        assert!(addr("host:0").unwrap_err().contains("1 to 65535"));
-        assert!(addr("host:70000").is_err());
-        assert!(addr("ftp://host").unwrap_err().contains("not a URL"));
-        assert!(addr("[nothex]:21").is_err());
-        assert!(addr("a b").is_err());
-        assert!(addr(":21").is_err());
-    }
 
     #[test]
     fn port_ranges() {

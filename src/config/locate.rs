@@ -9,6 +9,7 @@
 //! than a second YAML library) means both always agree on what the document
 //! is, anchors and merge keys included. It runs only when reporting an error.
 
+use std::cell::Cell;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -21,8 +22,19 @@ const FOUND: &str = "ftp_exporter-config-locate-found";
 /// The 1-based line of the key at `path` (or of the value, for a list item);
 /// `None` if the path is not in the document.
 pub(crate) fn line_of(text: &str, path: &KeyPath) -> Option<usize> {
+    find(text, path, 0)
+}
+
+/// The line where the last key of `path` appears a second time in its
+/// mapping (serde reports a repeated key at the mapping, not at the repeat).
+pub(crate) fn line_of_repeat(text: &str, path: &KeyPath) -> Option<usize> {
+    find(text, path, 1)
+}
+
+fn find(text: &str, path: &KeyPath, skip: usize) -> Option<usize> {
     let de = serde_norway::Deserializer::from_str(text);
-    match (Walk { rest: &path.0 }).deserialize(de) {
+    let skip = Cell::new(skip);
+    match (Walk { rest: &path.0, skip: &skip }).deserialize(de) {
         Ok(()) => None,
         Err(e) if e.to_string().contains(FOUND) => e.location().map(|l| l.line()),
         Err(_) => None,
@@ -32,6 +44,8 @@ pub(crate) fn line_of(text: &str, path: &KeyPath) -> Option<usize> {
 /// Walks down `rest`; at its end, fails with [`FOUND`].
 struct Walk<'p> {
     rest: &'p [Seg],
+    /// Matches of the last key to pass over before failing.
+    skip: &'p Cell<usize>,
 }
 
 impl<'de> DeserializeSeed<'de> for Walk<'_> {
@@ -81,7 +95,7 @@ impl<'de> Visitor<'de> for Walk<'_> {
             }
             i += 1;
         }
-        seq.next_element_seed(Walk { rest })?;
+        seq.next_element_seed(Walk { rest, skip: self.skip })?;
         Ok(())
     }
 
@@ -93,9 +107,10 @@ impl<'de> Visitor<'de> for Walk<'_> {
         };
         // The last step fails on the key itself, so the line is the key's
         // even when its value is a block starting on the next line.
-        while let Some(found) = map.next_key_seed(Key { want, last: rest.is_empty() })? {
+        let last = rest.is_empty();
+        while let Some(found) = map.next_key_seed(Key { want, last, skip: self.skip })? {
             if found {
-                return map.next_value_seed(Walk { rest });
+                return map.next_value_seed(Walk { rest, skip: self.skip });
             }
             map.next_value::<IgnoredAny>()?;
         }
@@ -117,6 +132,7 @@ impl Walk<'_> {
 struct Key<'a> {
     want: &'a str,
     last: bool,
+    skip: &'a Cell<usize>,
 }
 
 impl<'de> DeserializeSeed<'de> for Key<'_> {
@@ -134,9 +150,18 @@ impl<'de> Visitor<'de> for Key<'_> {
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<bool, E> {
-        match key == self.want {
-            true if self.last => Err(E::custom(FOUND)),
-            matched => Ok(matched),
+        if key != self.want {
+            return Ok(false);
+        }
+        if !self.last {
+            return Ok(true);
+        }
+        match self.skip.get() {
+            0 => Err(E::custom(FOUND)),
+            n => {
+                self.skip.set(n - 1);
+                Ok(false)
+            }
         }
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
@@ -194,6 +219,15 @@ targets:
         assert_eq!(at(t.index(1).key("check")), Some(7));
         assert_eq!(at(t.index(1).key("check").key("list")), Some(8));
         assert_eq!(at(t.index(1).key("labels").key("env")), Some(9));
+    }
+
+    #[test]
+    fn finds_a_repeated_key() {
+        let text = "a:\n  b: 1\n  c: 2\n  b: 3\n";
+        let b = KeyPath::root().key("a").key("b");
+        assert_eq!(line_of(text, &b), Some(2));
+        assert_eq!(line_of_repeat(text, &b), Some(4));
+        assert_eq!(line_of_repeat(text, &KeyPath::root().key("a").key("c")), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! the running configuration and still tell the operator what to fix.
 //!
 //! Reading happens in three steps, one file each: `raw` (serde structs, which
-//! with `fields` and `units` check single values and so get their position
+//! with `fields`, `address` and `units` check single values and so get their position
 //! from the parser), `resolve` (merge `defaults:`, read secrets, cross-key
 //! checks; positions via `locate`), and `target` (the result and its plans).
 //!
@@ -16,6 +16,7 @@
 //! - tls_* keys on a `tls: none` target are accepted with a warning;
 //! - `targets` must list at least one target.
 
+mod address;
 mod error;
 mod fields;
 mod locate;
@@ -63,13 +64,18 @@ impl Default for MetricsConfig {
 impl Config {
     /// Reads and validates `path`, resolving secrets from the environment and files.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        let text = read_config(path).map_err(|e| ConfigError {
             file: path.to_path_buf(),
             line: None,
             key: String::new(),
             message: format!("cannot read the configuration file: {e}"),
         })?;
         Config::parse(&text, path)
+    }
+
+    /// The target called `name` (for `/probe?target=NAME`).
+    pub fn target(&self, name: &str) -> Option<&Target> {
+        self.targets.iter().find(|t| t.name == name)
     }
 
     /// As [`Config::load`], from text; `source` names the file in messages and
@@ -105,10 +111,34 @@ impl Config {
     }
 }
 
-/// serde_norway's error, with the two document-level cases it words for a
-/// programmer rewritten for an operator.
+/// Reads the file, bounded: `--config.file=/dev/zero` must fail, not fill memory.
+fn read_config(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    const LIMIT: u64 = 16 << 20;
+    let mut text = String::new();
+    std::fs::File::open(path)?.take(LIMIT + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > LIMIT {
+        return Err(std::io::Error::other("larger than 16MiB"));
+    }
+    Ok(text)
+}
+
+/// serde_norway's error, reworded where it speaks to a programmer (our type
+/// names, a repeated key placed at its mapping, a second document).
 fn yaml_error(ctx: &Ctx, e: &serde_norway::Error) -> ConfigError {
     let mut err = ConfigError::from_yaml(ctx.source, e);
+    // "expected struct RawTarget" names our type, not the user's mistake.
+    for raw in ["RawTarget", "RawCheck", "RawRetrieve", "RawStore", "RawPassive", "RawActive", "RawMetrics"] {
+        err.message = err.message.replace(&format!("expected struct {raw}"), "expected a mapping");
+    }
+    // serde reports a repeated key at its mapping; point at the repeat.
+    if let Some(field) = err.message.strip_prefix("duplicate field `").and_then(|m| m.split('`').next()) {
+        let field = field.to_string();
+        let path = KeyPath::parse(&err.key).key(&field);
+        err.line = locate::line_of_repeat(ctx.text, &path).or(err.line);
+        err.key = path.to_string();
+        err.message = format!("`{field}` is set twice");
+    }
     if err.key.is_empty() {
         if let Some(found) = err
             .message
@@ -118,10 +148,23 @@ fn yaml_error(ctx: &Ctx, e: &serde_norway::Error) -> ConfigError {
             err.message = format!("expected a mapping with a `targets:` list, found {found}");
         } else if err.line.is_none() && err.message.contains("more than one document") {
             // Point at the second `---`, the start of the unexpected document.
-            err.line =
-                ctx.text.lines().enumerate().filter(|(_, l)| l.starts_with("---")).nth(1).map(|(i, _)| i + 1);
+            err.line = second_document_line(ctx.text);
             err.message = "only one YAML document is allowed (remove the second `---`)".into();
         }
     }
     err
+}
+
+/// The line of the `---` that starts a second document: the first one after
+/// any content (a leading `---` only opens the first document).
+fn second_document_line(text: &str) -> Option<usize> {
+    let mut content = false;
+    for (i, line) in text.lines().enumerate() {
+        if line.starts_with("---") && content {
+            return Some(i + 1);
+        }
+        let t = line.trim();
+        content |= !t.is_empty() && !t.starts_with('#') && !t.starts_with("---") && !t.starts_with('%');
+    }
+    None
 }

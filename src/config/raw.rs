@@ -4,13 +4,12 @@
 //! `deny_unknown_fields` everywhere: a misspelt key (`pasive:`) silently
 //! ignored would leave a check running with settings nobody chose.
 
-use serde::Deserialize;
-
 use std::net::IpAddr;
 
-use super::fields::{
-    Address, Buckets, FtpArg, Labels, ModeList, PortRange, RawSecret, Sha256Hex, Text, TlsVersion,
-};
+use serde::Deserialize;
+
+use super::address::Address;
+use super::fields::{Buckets, FtpArg, Labels, ModeList, PortRange, RawSecret, Sha256Hex, Text, TlsVersion};
 use super::units::{ByteSize, PositiveDuration};
 use crate::check::{TlsMode, Toggle};
 

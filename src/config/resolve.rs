@@ -13,7 +13,7 @@
 //!   that sets any of them ignores all three in `defaults:`.
 
 use std::collections::HashMap;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -106,7 +106,14 @@ pub(crate) fn targets(
     for (i, t) in raw.iter().enumerate() {
         let layers =
             Layers { target: t, tpath: list.index(i), defaults, dpath: KeyPath::root().key("defaults") };
-        let target = resolve(ctx, &layers)?;
+        let target = resolve(ctx, &layers).map_err(|mut e| {
+            // A default that fails only for some targets: say for which.
+            if e.key.starts_with("defaults") {
+                let name = t.name.as_deref().map(|n| format!(" {n:?}")).unwrap_or_default();
+                e.message.push_str(&format!(" (for targets[{i}]{name})"));
+            }
+            e
+        })?;
         if let Some(first) = seen.insert(target.name.clone(), i) {
             let msg = format!("duplicate target name {:?}, already used by targets[{first}]", target.name);
             return Err(ctx.err(&list.index(i).key("name"), msg));
@@ -213,8 +220,8 @@ fn password(ctx: &Ctx, l: &Layers, name: &str, username: Option<&str>) -> Result
     } else if let Some(file) = &raw.password_file {
         let at = base.key("password_file");
         let path = ctx.file_path(file);
-        let mut v = std::fs::read_to_string(&path)
-            .map_err(|e| ctx.err(&at, format!("cannot read {}: {e}", path.display())))?;
+        let mut v =
+            read_small(&path).map_err(|e| ctx.err(&at, format!("cannot read {}: {e}", path.display())))?;
         // `echo pw > file` and Kubernetes secrets created from such files end in a newline.
         if v.ends_with('\n') {
             v.pop();
@@ -236,7 +243,10 @@ fn password(ctx: &Ctx, l: &Layers, name: &str, username: Option<&str>) -> Result
         (v.clone(), at)
     } else {
         return match username {
-            None | Some("anonymous") | Some("ftp") => Ok(Secret::new(ANONYMOUS_PASSWORD)),
+            None => Ok(Secret::new(ANONYMOUS_PASSWORD)),
+            Some(u) if u.eq_ignore_ascii_case("anonymous") || u.eq_ignore_ascii_case("ftp") => {
+                Ok(Secret::new(ANONYMOUS_PASSWORD))
+            }
             Some(user) => {
                 let at = l.pick(&["username"], |r| r.username.clone()).map_or(l.tpath.clone(), |(_, p)| p);
                 Err(ctx.err(&at, format!("user {user:?} has no password; set password_env or password_file")))
@@ -247,6 +257,19 @@ fn password(ctx: &Ctx, l: &Layers, name: &str, username: Option<&str>) -> Result
         return Err(ctx.err(&at, "the password contains a line break or NUL, which cannot be sent in PASS"));
     }
     Ok(Secret::new(value))
+}
+
+/// Reads a password file, refusing anything larger than a password could
+/// be: a `password_file` pointing at the wrong file (a log, `/dev/zero`)
+/// must not be read whole into memory.
+fn read_small(path: &Path) -> std::io::Result<String> {
+    const LIMIT: u64 = 64 * 1024;
+    let mut v = String::new();
+    std::fs::File::open(path)?.take(LIMIT + 1).read_to_string(&mut v)?;
+    if v.len() as u64 > LIMIT {
+        return Err(std::io::Error::other("larger than 64KiB, not a password file"));
+    }
+    Ok(v)
 }
 
 fn tls_options(ctx: &Ctx, l: &Layers, mode: TlsMode) -> Result<TlsOptions, ConfigError> {
