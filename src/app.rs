@@ -165,18 +165,7 @@ impl App {
     pub async fn shutdown(self, grace: Duration) {
         let _ = self.stop.send(true);
         let _ = self.http.await;
-        let inner = self.inner;
-        let scheduler = {
-            let mut guard = inner.scheduler.lock().await;
-            let empty = Scheduler::new(
-                inner.metrics.clone(),
-                inner.status.clone(),
-                real_check(CheckEnv::default()),
-                1,
-            );
-            std::mem::replace(&mut *guard, empty)
-        };
-        scheduler.shutdown(grace).await;
+        self.inner.scheduler.lock().await.shutdown(grace).await;
     }
 }
 

@@ -155,3 +155,28 @@ fn probe_registry_has_no_history() {
     assert!(!text.contains("_total"));
     assert!(!text.contains("ftp_exporter_"));
 }
+
+#[test]
+fn tls_expiry_and_passive_mismatch_are_per_target() {
+    let m = Metrics::new(&[]).unwrap();
+    m.add_target(info("nat"), &[Mode::Passive, Mode::Active]);
+    let mut o = outcome(Mode::Passive, None, ALL);
+    o.passive_address_mismatch = Some(true);
+    o.tls = Some(crate::check::TlsInfo { cert_not_after: Some(1_800_000_000), ..Default::default() });
+    m.record("nat", &o);
+    let text = m.encode();
+    assert!(text.contains(r#"ftp_passive_address_mismatch{target="nat"} 1"#), "{text}");
+    assert!(text.contains(r#"ftp_tls_certificate_expiry_timestamp_seconds{target="nat"} 1800000000"#));
+    // An active check says nothing about 227 replies: the passive result stays.
+    let mut a = outcome(Mode::Active, None, ALL);
+    a.passive_address_mismatch = None;
+    m.record("nat", &a);
+    assert!(m.encode().contains(r#"ftp_passive_address_mismatch{target="nat"} 1"#));
+    // A passive check that used EPSV (no 227 to compare) and succeeded: 0.
+    let mut p = outcome(Mode::Passive, None, ALL);
+    p.passive_address_mismatch = None;
+    m.record("nat", &p);
+    assert!(m.encode().contains(r#"ftp_passive_address_mismatch{target="nat"} 0"#));
+    m.remove_target("nat");
+    assert!(!m.encode().contains("nat"));
+}

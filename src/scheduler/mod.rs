@@ -145,7 +145,8 @@ impl<T: Schedulable> Scheduler<T> {
 
     /// Stops scheduling; checks already running get `grace` to finish and
     /// are aborted after that.
-    pub async fn shutdown(mut self, grace: Duration) {
+    /// The scheduler stays usable only for dropping afterwards.
+    pub async fn shutdown(&mut self, grace: Duration) {
         let _ = self.stop.send(true);
         let handles: Vec<JoinHandle<()>> = self.running.drain().map(|(_, r)| r.handle).collect();
         let aborts: Vec<_> = handles.iter().map(|h| h.abort_handle()).collect();
