@@ -25,9 +25,6 @@ const HELLO: &[u8] = b"hello from the ftp_exporter demo server\n";
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct DemoArgs {
-    /// Where the exporter serves HTTP.
-    #[arg(long = "web.listen-address", default_value = ":9612")]
-    pub listen_address: String,
     /// Where the demo FTP server listens (port 0: any free port).
     #[arg(long = "ftp.listen-address", default_value = "127.0.0.1:0")]
     pub ftp_address: SocketAddr,
@@ -43,7 +40,8 @@ pub struct Demo {
 }
 
 impl Demo {
-    pub async fn start(args: &DemoArgs) -> Result<Demo, String> {
+    /// `listen_address`: where the exporter serves HTTP (`--web.listen-address`).
+    pub async fn start(args: &DemoArgs, listen_address: &str) -> Result<Demo, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
         let root = dir.path().join("ftp-root");
         let setup = || -> std::io::Result<()> {
@@ -68,15 +66,15 @@ impl Demo {
         std::fs::write(&config_file, config).map_err(|e| format!("demo config: {e}"))?;
 
         let mut app_opts = AppOptions::new(&config_file);
-        app_opts.listen_address = args.listen_address.clone();
+        app_opts.listen_address = listen_address.to_string();
         let app = App::start(app_opts).await?;
         Ok(Demo { app, server, config_file, _dir: dir })
     }
 }
 
 /// Runs the demo until SIGINT/SIGTERM.
-pub async fn run(args: DemoArgs) -> i32 {
-    let demo = match Demo::start(&args).await {
+pub async fn run(args: DemoArgs, listen_address: String) -> i32 {
+    let demo = match Demo::start(&args, &listen_address).await {
         Ok(d) => d,
         Err(e) => {
             tracing::error!(error = %e, "demo failed to start");

@@ -27,10 +27,10 @@ pub struct Cli {
     #[arg(long = "config.file", default_value = "ftp_exporter.yml", global = true)]
     pub config_file: PathBuf,
     /// Address to serve HTTP on: `:9612` (all interfaces), `127.0.0.1:9612`, `[::1]:9612`.
-    #[arg(long = "web.listen-address", default_value = ":9612")]
+    #[arg(long = "web.listen-address", default_value = ":9612", global = true)]
     pub listen_address: String,
     /// Path under which metrics are exposed.
-    #[arg(long = "web.telemetry-path", default_value = "/metrics")]
+    #[arg(long = "web.telemetry-path", default_value = "/metrics", value_parser = url_path)]
     pub telemetry_path: String,
     /// exporter-toolkit web configuration: TLS certificate and key, basic-auth users with bcrypt hashes.
     #[arg(long = "web.config.file")]
@@ -56,6 +56,14 @@ pub enum Command {
     Demo(crate::demo::DemoArgs),
 }
 
+fn url_path(s: &str) -> Result<String, String> {
+    if s.starts_with('/') {
+        Ok(s.to_string())
+    } else {
+        Err(format!("{s:?} is not a URL path: it must start with /"))
+    }
+}
+
 /// Parses the command line, runs what it asks for, returns the exit code.
 pub async fn main() -> i32 {
     let cli = Cli::parse();
@@ -64,7 +72,7 @@ pub async fn main() -> i32 {
         Some(Command::CheckConfig) => check_config(&cli.config_file),
         Some(Command::Demo(ref args)) => {
             logging::init(cli.log_level, cli.log_format);
-            crate::demo::run(args.clone()).await
+            crate::demo::run(args.clone(), cli.listen_address.clone()).await
         }
         None => {
             logging::init(cli.log_level, cli.log_format);
