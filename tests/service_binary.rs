@@ -131,6 +131,7 @@ fn json_logs_and_bad_startup_config_exit_1() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     let line: serde_json::Value = serde_json::from_str(stderr.lines().last().unwrap()).unwrap();
     assert_eq!(line["level"], "ERROR");
+    assert!(line.get("target").is_none(), "the module path would clash with the FTP target field: {line}");
     assert!(line["error"].as_str().unwrap().contains(":4: targets[0].modes"), "{stderr}");
 }
 

@@ -44,7 +44,9 @@ pub fn init(level: LogLevel, format: LogFormat) {
     let filter = EnvFilter::new(format!("warn,libunftp=error,ftp_exporter={}", level.as_str()));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        // No `target` (module path) key: events carry a `target` field (the FTP
+        // target's name) and JSON objects must not repeat a key.
+        LogFormat::Json => builder.json().flatten_event(true).with_target(false).try_init(),
         LogFormat::Logfmt => builder.event_format(Logfmt).try_init(),
     };
 }
