@@ -73,15 +73,20 @@ impl Status {
     }
 
     /// Stores the outcome, recomputes the diagnosis and logs a state change.
-    /// Returns the change, if any (the first result of a target × mode counts
-    /// as a change only when it is a failure: "started and is down" is news,
-    /// "started and is up" is not).
+    /// Returns the change, if any. The first result of a target × mode counts
+    /// as a change only when it is a failure ("started and is down" is news,
+    /// "started and is up" is not); a failure whose (phase, reason, code)
+    /// differs from the previous one is logged again.
     pub fn record(&self, target: &str, outcome: Outcome) -> Option<Change> {
         let mut targets = self.write();
         // A result for a target removed while its check ran is dropped.
         let status = targets.get_mut(target)?;
         let mode = outcome.mode;
         let was_up = status.last.get(&mode).map(|m| m.outcome.success());
+        let failure_key = |o: &Outcome| o.failure.as_ref().map(|f| (f.phase, f.reason, f.code.clone()));
+        let failing_differently = status.last.get(&mode).is_some_and(|m| {
+            !m.outcome.success() && !outcome.success() && failure_key(&m.outcome) != failure_key(&outcome)
+        });
         let last_success = if outcome.success() {
             Some(outcome.finished_at)
         } else {
@@ -95,6 +100,8 @@ impl Status {
         let change = match (was_up, up) {
             (Some(false), true) => Some(Change::Up),
             (Some(true) | None, false) => Some(Change::Down),
+            // Still down, but somewhere else or for another reason: news too.
+            (Some(false), false) if failing_differently => Some(Change::Down),
             _ => None,
         };
         let diagnosis = status.diagnosis.as_deref().unwrap_or("");
@@ -175,6 +182,10 @@ mod tests {
         assert_eq!(s.record("a", outcome(Mode::Active, false, 11)), Some(Change::Down), "first failure is");
         assert_eq!(s.record("a", outcome(Mode::Passive, false, 20)), Some(Change::Down));
         assert_eq!(s.record("a", outcome(Mode::Passive, false, 30)), None);
+        let mut other = outcome(Mode::Passive, false, 31);
+        other.failure = Some(Failure::new(Phase::Connect, Reason::Timeout, "", "slow"));
+        assert_eq!(s.record("a", other), Some(Change::Down), "failing differently is news");
+        assert_eq!(s.record("a", outcome(Mode::Passive, false, 32)), Some(Change::Down));
         assert_eq!(s.diagnosis("a").as_deref(), Some("2 of 2 failing"));
         let snap = s.snapshot();
         let passive = &snap[0].1.last[&Mode::Passive];
