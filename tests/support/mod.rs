@@ -1,4 +1,6 @@
-//! Shared helpers of the integration tests.
+//! Helpers shared by the integration tests; each test crate uses a subset,
+//! hence the `dead_code` allowance.
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod fault_server;
