@@ -91,14 +91,22 @@ async fn ftps_expiry_over_https() {
         let response = https_get(app.addr(), &ca, "/metrics").await;
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
         let s = parse(response.split_once("\r\n\r\n").unwrap().1);
-        if checked(&s, &["ftps"], 1.0) {
+        // Both modes up at least once. Not "the first check": about one
+        // explicit-FTPS session in 30 against the embedded libunftp server
+        // fails its control handshake right after 234 (InvalidContentType,
+        // reported to the lead); this test is about what reaches /metrics.
+        if find(&s, "ftp_up", &[("target", "ftps")]).iter().filter(|u| u.value == 1.0).count() == 2 {
             break s;
         }
         assert!(tokio::time::Instant::now() < deadline, "no check within 10 s");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     for mode in ["passive", "active"] {
-        assert_eq!(value(&samples, "ftp_up", &[("target", "ftps"), ("mode", mode)]), 1.0);
+        if value(&samples, "ftp_up", &[("target", "ftps"), ("mode", mode)]) != 1.0 {
+            let transcript =
+                https_get(app.addr(), &ca, &format!("/transcript?target=ftps&mode={mode}")).await;
+            panic!("{mode} failed: {:?}\n{transcript}", find(&samples, "ftp_check_failure", &[]));
+        }
         assert!(
             value(
                 &samples,
