@@ -42,6 +42,9 @@ pub struct WebConfig {
     /// Digests of credentials that already passed bcrypt: bcrypt is slow on
     /// purpose, and Prometheus sends the same header every scrape.
     verified: Arc<Mutex<HashSet<[u8; 32]>>>,
+    /// A hash of the users' cost to check unknown users against, so that
+    /// the answer takes as long for them and does not reveal who exists.
+    dummy: Arc<String>,
 }
 
 impl WebConfig {
@@ -60,7 +63,25 @@ impl WebConfig {
             None => None,
             Some(t) => Some(tls_acceptor(&base.join(&t.cert_file), &base.join(&t.key_file))?),
         };
-        Ok(WebConfig { tls, users: Arc::new(file.basic_auth_users), verified: Default::default() })
+        // "$2y$10$…": the cost is the number between the 2nd and 3rd `$`.
+        let cost = file
+            .basic_auth_users
+            .values()
+            .next()
+            .and_then(|h| h.split('$').nth(2))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(bcrypt::DEFAULT_COST);
+        let dummy = if file.basic_auth_users.is_empty() {
+            String::new()
+        } else {
+            bcrypt::hash("ftp_exporter: no such user", cost).map_err(|e| format!("{shown}: {e}"))?
+        };
+        Ok(WebConfig {
+            tls,
+            users: Arc::new(file.basic_auth_users),
+            verified: Default::default(),
+            dummy: Arc::new(dummy),
+        })
     }
 
     pub fn tls_acceptor(&self) -> Option<TlsAcceptor> {
@@ -74,7 +95,10 @@ impl WebConfig {
             return true;
         }
         let Some((user, password)) = basic_credentials(headers) else { return false };
-        let Some(hash) = self.users.get(&user).cloned() else { return false };
+        let (known, hash) = match self.users.get(&user) {
+            Some(h) => (true, h.clone()),
+            None => (false, self.dummy.as_ref().clone()),
+        };
         let digest: [u8; 32] = Sha256::new()
             .chain_update(&user)
             .chain_update([0])
@@ -87,7 +111,8 @@ impl WebConfig {
         }
         let ok = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
             .await
-            .unwrap_or(false);
+            .unwrap_or(false)
+            && known;
         if ok {
             let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
             // Bounded: a handful of users, each with one password.
