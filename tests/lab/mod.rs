@@ -17,6 +17,7 @@ pub mod firewall;
 pub mod netns;
 pub mod probe;
 pub mod scenario;
+pub mod service;
 pub mod vsftpd;
 
 use std::sync::atomic::{AtomicU32, Ordering};
