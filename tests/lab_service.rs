@@ -82,6 +82,25 @@ fn client_firewall() {
     let (code, body) = svc.get("/probe?target=fw&debug=true").expect("probe endpoint answers");
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("cannot open connections back to the exporter"), "{body}");
+
+    // SPEC §8: the diagnosis is also on the status page and in the log line
+    // of the state change.
+    let (_, page) = svc.get("/").expect("status page");
+    assert!(page.contains("cannot open connections back to the exporter"), "{page}");
+    let logged = (0..40).any(|_| {
+        let log = svc.stderr();
+        let hit = log.lines().any(|l| {
+            l.contains("target=fw")
+                && l.contains("mode=active")
+                && l.contains("phase=data_connect reason=timeout")
+                && l.contains("cannot open connections back")
+        });
+        if !hit {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        hit
+    });
+    assert!(logged, "no state-change log line with the diagnosis:\n{}", svc.stderr());
 }
 
 /// Scenario 5: the server-side ACL on the passive range.
