@@ -48,13 +48,11 @@ impl Netns {
 
     /// Runs a command inside the namespace to completion and returns what it printed.
     pub fn exec(&self, program: &str, args: &[&str]) -> Output {
-        let out = self
-            .command(program)
+        self.command(program)
             .args(args)
             .stdin(Stdio::null())
             .output()
-            .unwrap_or_else(|e| panic!("cannot start `ip netns exec {} {program}`: {e}", self.name));
-        out
+            .unwrap_or_else(|e| panic!("cannot start `ip netns exec {} {program}`: {e}", self.name))
     }
 
     /// Like [`Netns::exec`] but panics unless the command succeeds.
