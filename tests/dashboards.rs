@@ -544,3 +544,113 @@ fn metric_name_extraction_finds_metrics_and_only_metrics() {
         [r#"ftp_check_failure{target="x",mode="active"}"#],
     );
 }
+
+// ---------------------------------------------------------------- query semantics
+
+/// The query of the panel titled `title`, with refId `ref_id`.
+fn panel_query(dash: &Value, title: &str, ref_id: &str) -> String {
+    let p = all_panels(dash).into_iter().find(|p| p["title"] == title).unwrap_or_else(|| panic!("{title}"));
+    let t = p["targets"].as_array().unwrap().iter().find(|t| t["refId"] == ref_id).expect("refId");
+    grafana_expand(t["expr"].as_str().unwrap())
+}
+
+/// The trickier panel queries, run by promtool on made-up series: a query
+/// that parses but shows the wrong number would pass every check above.
+/// Each case: input series (promtool notation), eval time, expected samples.
+#[test]
+fn dashboard_queries_compute_what_their_titles_say() {
+    let dash = dashboard();
+    let q = |title: &str, r: &str| panel_query(&dash, title, r);
+    let sample = |labels: &str, value: f64| serde_json::json!({ "labels": labels, "value": value });
+    let cases = vec![
+        (
+            q("Checks failing", "A"),
+            vec![
+                (r#"ftp_up{target="a",mode="passive"}"#, "0x10"),
+                (r#"ftp_up{target="a",mode="active"}"#, "1x10"),
+                (r#"ftp_up{target="b",mode="passive"}"#, "0x10"),
+            ],
+            "5m",
+            vec![sample("{}", 2.0)],
+        ),
+        // Nothing failing is 0, not "No data".
+        (
+            q("Checks failing", "A"),
+            vec![(r#"ftp_up{target="a",mode="passive"}"#, "1x10")],
+            "5m",
+            vec![sample("{}", 0.0)],
+        ),
+        // A mode that never failed has no ftp_check_failures_total series
+        // and must still show 100%.
+        (
+            q("Check success ratio", "A"),
+            vec![
+                (r#"ftp_checks_total{target="a",mode="passive"}"#, "0+6x30"),
+                (
+                    r#"ftp_check_failures_total{target="a",mode="passive",phase="login",reason="auth_failed"}"#,
+                    "0+2x30",
+                ),
+                (
+                    r#"ftp_check_failures_total{target="a",mode="passive",phase="connect",reason="timeout"}"#,
+                    "0+1x30",
+                ),
+                (r#"ftp_checks_total{target="a",mode="active"}"#, "0+6x30"),
+            ],
+            "20m",
+            vec![sample(r#"{target="a",mode="passive"}"#, 0.5), sample(r#"{target="a",mode="active"}"#, 1.0)],
+        ),
+        (
+            q("Failures by phase and reason", "A"),
+            vec![(
+                r#"ftp_check_failures_total{target="a",mode="active",phase="data_connect",reason="timeout"}"#,
+                "0+3x30",
+            )],
+            "20m",
+            vec![sample(r#"{target="a",mode="active",phase="data_connect",reason="timeout"}"#, 3.0)],
+        ),
+        (
+            q("TLS certificate: days to expiry", "A"),
+            vec![(r#"ftp_tls_certificate_expiry_timestamp_seconds{target="a"}"#, "1728600x20")],
+            "10m",
+            vec![sample(r#"{target="a"}"#, 20.0)],
+        ),
+        // Only the exporter's own process, not every job's.
+        (
+            q("Exporter memory", "A"),
+            vec![
+                (r#"process_resident_memory_bytes{job="ftp",instance="e:9612"}"#, "1000x10"),
+                (r#"process_resident_memory_bytes{job="node",instance="n:9100"}"#, "9999x10"),
+                (r#"ftp_exporter_build_info{job="ftp",instance="e:9612",version="0.1.0"}"#, "1x10"),
+            ],
+            "5m",
+            vec![sample(r#"process_resident_memory_bytes{job="ftp",instance="e:9612"}"#, 1000.0)],
+        ),
+        (
+            q("Schedule delay (how late checks start)", "C"),
+            vec![
+                (r#"ftp_exporter_schedule_delay_seconds_sum{instance="e"}"#, "0+16x30"),
+                (r#"ftp_exporter_schedule_delay_seconds_count{instance="e"}"#, "0+8x30"),
+            ],
+            "20m",
+            vec![sample(r#"{instance="e"}"#, 2.0)],
+        ),
+    ];
+    let tests: Vec<Value> = cases
+        .into_iter()
+        .map(|(expr, series, at, exp)| {
+            let input: Vec<Value> =
+                series.iter().map(|(s, v)| serde_json::json!({ "series": s, "values": v })).collect();
+            serde_json::json!({
+                "interval": "1m",
+                "input_series": input,
+                "promql_expr_test": [{ "expr": expr, "eval_time": at, "exp_samples": exp }],
+            })
+        })
+        .collect();
+    let n = tests.len();
+    let file = serde_json::json!({ "rule_files": [], "evaluation_interval": "1m", "tests": tests });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("queries_test.yml"), file.to_string()).unwrap();
+    let out = promtool(&["test", "rules", "queries_test.yml"], dir.path());
+    assert!(out.contains("SUCCESS"), "{n} cases: {out}");
+}
