@@ -331,6 +331,14 @@ fn dashboard_queries_use_only_spec_metrics() {
     ] {
         assert!(used.contains(m), "no dashboard query uses {m}");
     }
+    // Titles, descriptions and the text panel name only SPEC metrics too.
+    let families: BTreeSet<String> = SPEC_METRICS.iter().map(|s| s.to_string()).collect();
+    for word in ftp_words(&read("dashboards/ftp-exporter.json")) {
+        assert!(
+            allowed.contains(&word) || families.contains(&word) || word == "ftp_exporter",
+            "the dashboard mentions `{word}`, not a SPEC §5 metric"
+        );
+    }
 }
 
 #[test]
