@@ -217,6 +217,10 @@ fn invalid_files_name_file_line_and_key() {
             "targets:\n  - name: a\n    address: h\n    check:\n      store: { bytes: 10 }\n",
             "bad.yml:5: targets[0].check.store: missing field `path`".into(),
         ),
+        (
+            "targets:\n  - name: a\n    address: h\n    check:\n      store: { path: /p, bytes: 65MiB }\n",
+            "bad.yml:5: targets[0].check.store.bytes: at most 64MiB".into(),
+        ),
     ];
     assert!(cases.len() >= 20);
     let mut failures = Vec::new();

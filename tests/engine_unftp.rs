@@ -174,7 +174,12 @@ async fn active_port_range_exhausted_is_io_error_at_data_setup() {
     p.active.port_range = Some(port..=port);
     let o = run(&p, &CheckEnv::default()).await;
     let f = o.failure.expect("must fail");
-    assert_eq!((f.phase, f.reason, f.code.as_str()), (Phase::DataSetup, Reason::IoError, ""), "{}", o.transcript);
+    assert_eq!(
+        (f.phase, f.reason, f.code.as_str()),
+        (Phase::DataSetup, Reason::IoError, ""),
+        "{}",
+        o.transcript
+    );
     assert!(f.message.contains(&format!("{port}-{port}")), "{}", f.message);
     // The session was still ended politely.
     assert!(o.transcript.to_string().contains("> QUIT"), "{}", o.transcript);

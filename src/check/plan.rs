@@ -95,6 +95,10 @@ pub struct RetrieveSpec {
     pub max_bytes: u64,
 }
 
+/// Largest probe file `store` generates: it is built in memory, and a
+/// monitor's probe is not a load test.
+pub const MAX_STORE_BYTES: u64 = 64 << 20;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoreSpec {
     pub path: String,

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use sha2::{Digest, Sha256};
 
 use super::labels::{Mode, Operation, Phase};
-use super::plan::{OperationSpec, RetrieveSpec, StoreSpec, Toggle};
+use super::plan::{OperationSpec, RetrieveSpec, StoreSpec, Toggle, MAX_STORE_BYTES};
 use super::runner::Session;
 use crate::ftp::address::{format_eprt, format_port, parse_229, parse_host_port};
 use crate::ftp::data::{self, canonical, ActiveListener};
@@ -15,8 +15,6 @@ use crate::ftp::{Error, Result, Stream};
 /// A directory listing larger than this is cut off as a protocol error:
 /// a monitor has no use for it and must stay cheap.
 const MAX_LISTING: u64 = 16 * 1024 * 1024;
-/// Largest probe file `store` will generate.
-pub const MAX_STORE_BYTES: u64 = 64 * 1024 * 1024;
 
 impl Session<'_> {
     pub(super) async fn data_operations(&mut self) -> Result<()> {

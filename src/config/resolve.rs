@@ -12,6 +12,7 @@
 //! - `password`, `password_env`, `password_file` act as one key: a target
 //!   that sets any of them ignores all three in `defaults:`.
 
+use crate::check::plan::MAX_STORE_BYTES;
 use std::collections::HashMap;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -34,8 +35,6 @@ const ANONYMOUS_PASSWORD: &str = "ftp_exporter@";
 /// Enough for a health file; bounds memory if `retrieve` points at a big one.
 const DEFAULT_MAX_BYTES: u64 = 1 << 20;
 const DEFAULT_STORE_BYTES: u64 = 4096;
-/// The probe file is generated in memory; keep it a probe, not a load test.
-const MAX_STORE_BYTES: u64 = 1 << 30;
 
 /// The text being resolved, for turning a key path into `file:line: key`.
 pub(crate) struct Ctx<'a> {
@@ -357,7 +356,7 @@ fn check(ctx: &Ctx, l: &Layers) -> Result<CheckSpec, ConfigError> {
         Some(s) => {
             let bytes = s.bytes.map_or(DEFAULT_STORE_BYTES, |b| b.0);
             if bytes > MAX_STORE_BYTES {
-                return Err(ctx.err(&at.key("store").key("bytes"), "at most 1GiB"));
+                return Err(ctx.err(&at.key("store").key("bytes"), "at most 64MiB"));
             }
             Some(StoreSpec {
                 path: s.path.0 .0,
