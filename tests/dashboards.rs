@@ -662,3 +662,143 @@ fn dashboard_queries_compute_what_their_titles_say() {
     let out = promtool(&["test", "rules", "queries_test.yml"], dir.path());
     assert!(out.contains("SUCCESS"), "{n} cases: {out}");
 }
+
+// ---------------------------------------------------------------- end to end
+
+/// A child process killed when the test ends, however it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// GET over HTTP/1.0 (no client crate needed), body as JSON.
+fn get_json(port: u16, path_and_query: &str) -> Result<Value, String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path_and_query} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).map_err(|e| e.to_string())?;
+    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b).ok_or("no HTTP body")?;
+    serde_json::from_str(body).map_err(|e| format!("{e}: {body}"))
+}
+
+/// Instant query through Prometheus' HTTP API; the result vector.
+fn prom_query(port: u16, expr: &str) -> Vec<Value> {
+    let q: String = url::form_urlencoded::byte_serialize(expr.as_bytes()).collect();
+    let v = get_json(port, &format!("/api/v1/query?query={q}")).unwrap_or_else(|e| panic!("{expr}: {e}"));
+    assert_eq!(v["status"], "success", "{expr}: {v}");
+    v["data"]["result"].as_array().cloned().unwrap_or_default()
+}
+
+/// The real exporter (`ftp_exporter demo`: an in-process FTP server with one
+/// healthy target and one whose password is wrong, both modes, on loopback)
+/// scraped by a real Prometheus that loads alerts.yml. Every dashboard
+/// query must return data (except TLS: the demo has no FTPS target), and
+/// the wrong password must put FtpCheckFailing into pending for both modes
+/// with the failing phase and reason in its description, and nothing else.
+#[test]
+fn dashboard_and_alerts_work_on_the_real_exporter_scraped_by_prometheus() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let exporter_port = free_port();
+    let _exporter = Child(
+        Command::new(env!("CARGO_BIN_EXE_ftp_exporter"))
+            .args(["demo", &format!("--web.listen-address=127.0.0.1:{exporter_port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start ftp_exporter demo"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let prom_port = free_port();
+    let config = serde_json::json!({
+        "global": { "scrape_interval": "1s", "evaluation_interval": "1s" },
+        "rule_files": [repo_file("dashboards/alerts.yml")],
+        "scrape_configs": [{
+            "job_name": "ftp",
+            "static_configs": [{ "targets": [format!("127.0.0.1:{exporter_port}")] }],
+        }],
+    });
+    std::fs::write(dir.path().join("prometheus.yml"), config.to_string()).unwrap();
+    let bin = std::env::var("PROMETHEUS").unwrap_or_else(|_| "prometheus".into());
+    let _prometheus = Child(
+        Command::new(&bin)
+            .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+            .arg("--log.level=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run `{bin}` ({e}): install Prometheus (Debian: `apt-get install -y prometheus`, \
+                     which ci/install-deps.sh does) or set PROMETHEUS=/path/to/prometheus"
+                )
+            }),
+    );
+
+    // Every target x mode checked, and one more scrape after that so rates
+    // have two samples. The demo's interval is 10s.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready = get_json(prom_port, "/api/v1/query?query=count(ftp_checks_total%3E0)")
+            .ok()
+            .and_then(|v| v["data"]["result"][0]["value"][1].as_str().map(|s| s == "4"))
+            .unwrap_or(false);
+        if ready {
+            break;
+        }
+        assert!(Instant::now() < deadline, "Prometheus never saw 4 checked target x mode pairs");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+
+    let mut empty = Vec::new();
+    let queries = dashboard_queries(&dashboard());
+    for (at, q) in &queries {
+        let expr = grafana_expand(q).replace("[5m]", "[1m]");
+        let no_data_expected = q.contains("ftp_tls_certificate_expiry_timestamp_seconds") // no FTPS in the demo
+            || at.starts_with(".annotations"); // no reload since start
+        if prom_query(prom_port, &expr).is_empty() && !no_data_expected {
+            empty.push(format!("{at}: {expr}"));
+        }
+    }
+    assert!(empty.is_empty(), "dashboard queries without data on the real exporter:\n{}", empty.join("\n"));
+
+    // Alerts: the wrong password is pending (for: 5m) in both modes.
+    let alerts = get_json(prom_port, "/api/v1/alerts").unwrap();
+    let active: Vec<&Value> = alerts["data"]["alerts"].as_array().unwrap().iter().collect();
+    let mut seen: Vec<(String, String, String)> = active
+        .iter()
+        .map(|a| {
+            let l = &a["labels"];
+            let s = |k: &str| l[k].as_str().unwrap_or("").to_string();
+            (s("alertname"), s("target"), s("mode"))
+        })
+        .collect();
+    seen.sort();
+    let want =
+        |mode: &str| ("FtpCheckFailing".to_string(), "demo-wrong-password".to_string(), mode.to_string());
+    assert_eq!(seen, [want("active"), want("passive")], "{alerts}");
+    for a in active {
+        let d = a["annotations"]["description"].as_str().unwrap();
+        assert!(d.contains(r#"phase=login reason=auth_failed code="530""#), "{d}");
+    }
+    let rules = get_json(prom_port, "/api/v1/rules").unwrap();
+    for g in rules["data"]["groups"].as_array().unwrap() {
+        for r in g["rules"].as_array().unwrap() {
+            assert_eq!(r["health"], "ok", "rule {} on real data: {r}", r["name"]);
+        }
+    }
+}
