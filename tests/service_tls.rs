@@ -62,7 +62,8 @@ async fn ftps_expiry_over_https() {
     )
     .unwrap();
     let web = dir.path().join("web.yml");
-    std::fs::write(&web, "tls_server_config:\n  cert_file: server-cert.pem\n  key_file: server-key.pem\n").unwrap();
+    std::fs::write(&web, "tls_server_config:\n  cert_file: server-cert.pem\n  key_file: server-key.pem\n")
+        .unwrap();
 
     let mut app_opts = AppOptions::new(&config);
     app_opts.listen_address = "127.0.0.1:0".into();
