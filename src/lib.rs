@@ -6,5 +6,7 @@
 //! with [`ftp`] the protocol engine underneath [`check`].
 
 pub mod check;
+pub mod cli;
+pub mod embedded;
 pub mod ftp;
 pub mod secret;

@@ -4,14 +4,22 @@
 //! This module uses the protocol engine ([`crate::ftp`]) and nothing above
 //! it: it takes a plain [`CheckPlan`] and returns a plain [`Outcome`].
 
+mod classify;
+mod diagnose;
 pub mod labels;
 pub mod outcome;
 pub mod plan;
-pub mod transcript;
+mod resolve;
+mod runner;
+mod transfer;
 
+pub use crate::ftp::transcript::{self, Transcript};
+pub use classify::classify;
+pub use diagnose::{diagnose, Diagnosis};
 pub use labels::{Mode, Operation, Phase, Reason, TlsMode};
 pub use outcome::{Failure, Outcome, TlsInfo};
 pub use plan::{
     ActiveOptions, CheckPlan, OperationSpec, PassiveOptions, RetrieveSpec, StoreSpec, TlsOptions, Toggle,
 };
-pub use transcript::Transcript;
+pub use resolve::{CheckEnv, Resolver, SystemResolver};
+pub use runner::run;

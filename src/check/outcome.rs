@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::labels::{Mode, Operation, Phase, Reason};
-use super::transcript::Transcript;
+use crate::ftp::transcript::Transcript;
 
 /// Where a check failed, why, and the FTP reply code that made it fail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -169,6 +169,8 @@ pub struct TlsOptions {
     pub max_version_tls12: bool,
 }
 
+// TlsMode is declared by the label_enum! macro, which cannot carry #[default].
+#[allow(clippy::derivable_impls)]
 impl Default for TlsMode {
     fn default() -> Self {
         TlsMode::None

@@ -1,1 +1,17 @@
-//! The FTP protocol engine: knows the wire, nothing of Prometheus or config.
+//! The FTP protocol engine: knows the wire (RFC 959, 2428, 4217), nothing of
+//! Prometheus or the config. The check runner drives it and times it.
+
+pub mod address;
+pub mod control;
+pub mod data;
+pub mod error;
+pub mod reply;
+pub mod stream;
+pub mod tls;
+pub mod transcript;
+
+pub use control::Control;
+pub use error::{Error, Result};
+pub use reply::Reply;
+pub use stream::Stream;
+pub use transcript::Transcript;

@@ -1,0 +1,363 @@
+//! Walks one FTP session through the SPEC §2 phases under one deadline.
+//!
+//! The session keeps a single "current phase": time is attributed to it and
+//! an error is reported in it, so the phase label always names where the
+//! check was when it failed (the seed's "login works but `ls` hangs" is
+//! `data_connect`/`timeout` because that is where the waiting happened).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::net::TcpStream;
+use tokio::time::{timeout_at, Instant};
+
+use super::classify::classify;
+use super::labels::{Operation, Phase, TlsMode};
+use super::outcome::{Failure, Outcome, TlsInfo};
+use super::plan::CheckPlan;
+use super::resolve::CheckEnv;
+use crate::ftp::tls::{self, TlsClient};
+use crate::ftp::{Control, Error, Reply, Result, Stream, Transcript};
+
+/// How long a polite QUIT after a failure may take, at most.
+const QUIT_GRACE: Duration = Duration::from_millis(500);
+
+/// Runs one check. Never panics on anything the server does, and returns
+/// by `plan.timeout` (plus the time to close sockets).
+pub async fn run(plan: &CheckPlan, env: &CheckEnv) -> Outcome {
+    let mut s = Session::new(plan, env);
+    let result = s.walk().await;
+    s.finish(result).await
+}
+
+pub(super) struct Session<'a> {
+    pub(super) plan: &'a CheckPlan,
+    env: &'a CheckEnv,
+    started: Instant,
+    pub(super) deadline: Instant,
+    pub(super) phase: Phase,
+    /// False until the first phase starts (an IP literal skips `resolve`).
+    in_phase: bool,
+    phase_started: Instant,
+    phases: Vec<(Phase, Duration)>,
+    pub(super) bytes: Vec<(Operation, u64)>,
+    pub(super) mismatch: Option<bool>,
+    pub(super) advertised: Option<SocketAddr>,
+    pub(super) tls: Option<TlsClient>,
+    pub(super) tls_info: Option<TlsInfo>,
+    /// Before the control connection exists, notes go here.
+    transcript: Transcript,
+    pub(super) control: Option<Control<Stream>>,
+    /// The control connection's peer and local address.
+    pub(super) peer: Option<SocketAddr>,
+    pub(super) local: Option<SocketAddr>,
+    pub(super) feat_epsv: Option<bool>,
+}
+
+impl<'a> Session<'a> {
+    fn new(plan: &'a CheckPlan, env: &'a CheckEnv) -> Self {
+        let now = Instant::now();
+        Session {
+            plan,
+            env,
+            started: now,
+            deadline: now + plan.timeout,
+            phase: Phase::Resolve,
+            in_phase: false,
+            phase_started: now,
+            phases: Vec::new(),
+            bytes: Vec::new(),
+            mismatch: None,
+            advertised: None,
+            tls: None,
+            tls_info: None,
+            transcript: Transcript::new(),
+            control: None,
+            peer: None,
+            local: None,
+            feat_epsv: None,
+        }
+    }
+
+    /// Closes the running phase (adding its time) and starts `next`.
+    /// Data phases recur per operation; their times are summed.
+    pub(super) fn enter(&mut self, next: Phase) {
+        self.close_phase();
+        self.phase = next;
+        self.in_phase = true;
+    }
+
+    fn close_phase(&mut self) {
+        let now = Instant::now();
+        let spent = now - self.phase_started;
+        self.phase_started = now;
+        if !self.in_phase {
+            return;
+        }
+        match self.phases.iter_mut().find(|(p, _)| *p == self.phase) {
+            Some((_, d)) => *d += spent,
+            None => self.phases.push((self.phase, spent)),
+        }
+    }
+
+    pub(super) fn note(&mut self, text: &str) {
+        match self.control.as_mut() {
+            Some(c) => c.note(text),
+            None => self.transcript.note(self.started.elapsed(), text),
+        }
+    }
+
+    pub(super) fn control(&mut self) -> Result<&mut Control<Stream>> {
+        self.control.as_mut().ok_or(Error::Closed)
+    }
+
+    /// Sends `command` and requires one of `ok` as the reply code.
+    pub(super) async fn expect(&mut self, verb: &'static str, command: &str, ok: &[u16]) -> Result<Reply> {
+        let reply = self.control()?.command(command).await?;
+        if ok.contains(&reply.code) {
+            Ok(reply)
+        } else {
+            Err(Error::Unexpected { verb, reply })
+        }
+    }
+
+    async fn walk(&mut self) -> Result<()> {
+        let tcp = self.connect().await?;
+        let implicit = self.plan.tls.mode == TlsMode::Implicit;
+        if self.plan.tls.mode != TlsMode::None {
+            self.tls = Some(self.tls_client()?);
+        }
+        let stream = if implicit {
+            self.enter(Phase::Tls);
+            Stream::Tls(Box::new(self.handshake(tcp).await?))
+        } else {
+            Stream::Plain(tcp)
+        };
+        let transcript = std::mem::take(&mut self.transcript);
+        self.control = Some(Control::new(stream, self.deadline, self.started, transcript));
+
+        self.enter(Phase::Banner);
+        self.banner().await?;
+        if self.plan.tls.mode == TlsMode::Explicit {
+            self.enter(Phase::Tls);
+            self.auth_tls().await?;
+        }
+        if implicit {
+            // RFC 4217 §9 still asks for PBSZ/PROT on implicit connections.
+            self.enter(Phase::Tls);
+            self.protect().await?;
+        }
+        self.enter(Phase::Login);
+        self.login().await?;
+        if !self.plan.login_only {
+            self.data_operations().await?;
+        }
+        self.enter(Phase::Quit);
+        self.quit().await
+    }
+
+    async fn connect(&mut self) -> Result<TcpStream> {
+        let host = self.plan.host.as_str();
+        let port = self.plan.port;
+        let addrs = match host.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
+            Err(_) => {
+                self.enter(Phase::Resolve);
+                let lookup = self.env.resolver.resolve(host, port);
+                let addrs = match timeout_at(self.deadline, lookup).await {
+                    Err(_) => return Err(Error::Timeout),
+                    Ok(Err(e)) => return Err(Error::Dns { host: host.into(), message: e.to_string() }),
+                    Ok(Ok(a)) => a,
+                };
+                if addrs.is_empty() {
+                    return Err(Error::Dns { host: host.into(), message: "no addresses".into() });
+                }
+                let list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
+                self.note(&format!("resolved {host} to {}", list.join(", ")));
+                addrs
+            }
+        };
+        self.enter(Phase::Connect);
+        let mut last = Error::Timeout;
+        for addr in addrs {
+            match timeout_at(self.deadline, TcpStream::connect(addr)).await {
+                Err(_) => return Err(Error::Timeout),
+                Ok(Ok(tcp)) => {
+                    let _ = tcp.set_nodelay(true);
+                    self.peer = tcp.peer_addr().ok();
+                    self.local = tcp.local_addr().ok();
+                    self.note(&format!("connected to {addr} from {}", fmt_opt(self.local)));
+                    return Ok(tcp);
+                }
+                Ok(Err(e)) => {
+                    self.note(&format!("connect to {addr}: {e}"));
+                    last = Error::Io(e);
+                }
+            }
+        }
+        Err(last)
+    }
+
+    async fn banner(&mut self) -> Result<()> {
+        loop {
+            let reply = self.control()?.read_reply().await?;
+            match reply.code {
+                // RFC 959: 120 "service ready in nnn minutes" precedes the 220.
+                120 => continue,
+                220 => return Ok(()),
+                _ => return Err(Error::Unexpected { verb: "banner", reply }),
+            }
+        }
+    }
+
+    fn tls_client(&self) -> Result<TlsClient> {
+        let opts = &self.plan.tls;
+        let verifier =
+            if opts.insecure_skip_verify { None } else { Some(self.env.verifier(opts.ca_file.as_deref())?) };
+        let name = opts.server_name.as_deref().unwrap_or(&self.plan.host);
+        TlsClient::new(verifier, name, opts.max_version_tls12)
+    }
+
+    pub(super) async fn handshake(
+        &mut self,
+        tcp: TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        let client = self.tls.as_ref().ok_or_else(|| Error::Local("TLS not configured".into()))?;
+        let result = client.connect(tcp, self.deadline).await;
+        let not_after = client.cert_not_after();
+        let info = self.tls_info.get_or_insert_with(TlsInfo::default);
+        if info.cert_not_after.is_none() {
+            info.cert_not_after = not_after;
+        }
+        let stream = result?;
+        let (version, cipher, _) = tls::describe(&stream);
+        self.note(&format!("TLS established: {version}, {cipher}"));
+        if let Some(info) = self.tls_info.as_mut() {
+            info.version = version;
+            info.cipher = cipher;
+        }
+        Ok(stream)
+    }
+
+    /// RFC 4217 §4: AUTH TLS → 234, then the handshake on the same socket.
+    async fn auth_tls(&mut self) -> Result<()> {
+        self.expect("AUTH", "AUTH TLS", &[234]).await?;
+        let control = self.control.take().ok_or(Error::Closed)?;
+        let deadline = control.deadline();
+        let (stream, transcript) = control.into_parts()?;
+        self.transcript = transcript;
+        let Stream::Plain(tcp) = stream else {
+            return Err(Error::Local("AUTH TLS on a TLS connection".into()));
+        };
+        let tls = self.handshake(tcp).await?;
+        let transcript = std::mem::take(&mut self.transcript);
+        self.control =
+            Some(Control::from_parts(Stream::Tls(Box::new(tls)), deadline, self.started, transcript));
+        self.protect().await
+    }
+
+    /// PBSZ 0 + PROT P: data connections are encrypted too (RFC 4217 §8–9).
+    async fn protect(&mut self) -> Result<()> {
+        self.expect("PBSZ", "PBSZ 0", &[200]).await?;
+        self.expect("PROT", "PROT P", &[200]).await?;
+        Ok(())
+    }
+
+    async fn login(&mut self) -> Result<()> {
+        let user = format!("USER {}", self.plan.username);
+        let reply = self.expect("USER", &user, &[230, 331, 332]).await?;
+        let reply = match reply.code {
+            331 => {
+                let pass = format!("PASS {}", self.plan.password.expose());
+                self.expect("PASS", &pass, &[230, 202, 332]).await?
+            }
+            _ => reply,
+        };
+        if reply.code == 332 {
+            let Some(account) = self.plan.account.clone() else {
+                return Err(Error::Unexpected { verb: "PASS", reply });
+            };
+            self.expect("ACCT", &format!("ACCT {}", account.expose()), &[230, 202]).await?;
+        }
+        Ok(())
+    }
+
+    async fn quit(&mut self) -> Result<()> {
+        let control = self.control()?;
+        control.send("QUIT").await?;
+        match control.read_reply().await {
+            // RFC 959 says 221; anything else, or a close, still ends the session.
+            Ok(_) | Err(Error::Closed) | Err(Error::Io(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn finish(mut self, result: Result<()>) -> Outcome {
+        self.close_phase();
+        let duration = self.started.elapsed();
+        let failure = result.err().map(|e| self.failed(e));
+        if failure.is_some() && Instant::now() < self.deadline {
+            if let Some(control) = self.control.as_mut() {
+                if control.send("QUIT").await.is_ok() {
+                    let _ = control.read_reply_within(QUIT_GRACE).await;
+                }
+            }
+        }
+        if let Some(tls) = self.tls.as_ref() {
+            let info = self.tls_info.get_or_insert_with(TlsInfo::default);
+            info.cert_not_after = info.cert_not_after.or(tls.cert_not_after());
+        }
+        let transcript = match self.control.take() {
+            Some(c) => c.into_transcript(),
+            None => std::mem::take(&mut self.transcript),
+        };
+        Outcome {
+            mode: self.plan.mode,
+            finished_at: SystemTime::now(),
+            duration,
+            phases: self.phases,
+            failure,
+            bytes: self.bytes,
+            passive_address_mismatch: self.mismatch,
+            passive_advertised: self.advertised,
+            tls: self.tls_info,
+            transcript,
+        }
+    }
+
+    fn failed(&mut self, e: Error) -> Failure {
+        let f = classify(self.phase, &e);
+        self.note(&format!("FAILED phase={} reason={} code={} {}", f.phase, f.reason, f.code, f.message));
+        // After a protocol violation or a closed connection the control
+        // channel is not worth a QUIT.
+        if matches!(e, Error::Closed | Error::Io(_) | Error::Reply(_) | Error::TlsHandshake(_)) {
+            if let Some(c) = self.control.take() {
+                self.transcript = c.into_transcript();
+            }
+        }
+        f
+    }
+}
+
+fn fmt_opt(a: Option<SocketAddr>) -> String {
+    a.map(|a| a.to_string()).unwrap_or_else(|| "?".into())
+}
+
+impl CheckEnv {
+    /// The certificate verifier for `ca_file` (system roots when `None`),
+    /// built once and shared by every check that uses it.
+    pub fn verifier(
+        &self,
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<Arc<dyn rustls::client::danger::ServerCertVerifier>> {
+        let key = ca_file.map(|p| p.to_path_buf());
+        let mut cache = self.verifiers.lock().map_err(|_| Error::Local("verifier cache poisoned".into()))?;
+        if let Some(v) = cache.get(&key) {
+            return Ok(v.clone());
+        }
+        let v = tls::root_verifier(ca_file)?;
+        cache.insert(key, v.clone());
+        Ok(v)
+    }
+}

@@ -1,0 +1,3 @@
+//! Command-line subcommands other than the service itself.
+
+pub mod probe;

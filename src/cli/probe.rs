@@ -1,0 +1,340 @@
+//! `ftp_exporter probe URL`: one check per mode, now, with a transcript,
+//! per-phase timings and a diagnosis — the 3 a.m. tool (SPEC §7).
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use serde_json::json;
+
+use crate::check::{self, CheckEnv, CheckPlan, Mode, Outcome, RetrieveSpec, TlsMode, Toggle};
+use crate::secret::Secret;
+
+/// Exit codes of `probe` (SPEC §7).
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    Passive,
+    Active,
+    Both,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TlsArg {
+    Explicit,
+    Implicit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputArg {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ProbeArgs {
+    /// ftp://user@host[:port][/path]: a path ending in `/` (or none) is listed, any other is retrieved.
+    /// The password comes from the FTP_PASSWORD environment variable.
+    pub url: String,
+    #[arg(long, value_enum, default_value = "both")]
+    pub mode: ModeArg,
+    #[arg(long, value_enum)]
+    pub tls: Option<TlsArg>,
+    /// Deadline of each check, e.g. 10s, 1m30s.
+    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputArg,
+    /// Only connect, log in and quit: no data connection.
+    #[arg(long)]
+    pub login_only: bool,
+    /// Passive: connect to the address in the 227 reply instead of the control peer.
+    #[arg(long)]
+    pub trust_advertised_address: bool,
+    #[arg(long, default_value = "auto", value_parser = parse_toggle)]
+    pub epsv: Toggle,
+    #[arg(long, default_value = "auto", value_parser = parse_toggle)]
+    pub eprt: Toggle,
+    /// Active: where to listen for the server's data connection.
+    #[arg(long)]
+    pub active_listen_address: Option<IpAddr>,
+    /// Active: the address to put in PORT/EPRT (exporter behind NAT).
+    #[arg(long)]
+    pub active_advertise_address: Option<IpAddr>,
+    /// Active: listen on a port of this range, e.g. 50000-50100.
+    #[arg(long, value_parser = parse_range)]
+    pub active_port_range: Option<std::ops::RangeInclusive<u16>>,
+    #[arg(long)]
+    pub tls_ca_file: Option<PathBuf>,
+    #[arg(long)]
+    pub tls_server_name: Option<String>,
+    #[arg(long)]
+    pub tls_insecure_skip_verify: bool,
+    /// Cap TLS at version 1.2.
+    #[arg(long)]
+    pub tls12: bool,
+}
+
+fn parse_toggle(s: &str) -> Result<Toggle, String> {
+    s.parse()
+}
+
+/// `50000-50100`.
+pub fn parse_range(s: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
+    let (a, b) = s.split_once('-').ok_or_else(|| format!("{s:?}: expected FIRST-LAST, e.g. 50000-50100"))?;
+    let a: u16 = a.trim().parse().map_err(|_| format!("{s:?}: {a:?} is not a port"))?;
+    let b: u16 = b.trim().parse().map_err(|_| format!("{s:?}: {b:?} is not a port"))?;
+    if a == 0 || a > b {
+        return Err(format!("{s:?}: expected 1 <= FIRST <= LAST"));
+    }
+    Ok(a..=b)
+}
+
+impl ProbeArgs {
+    /// The plan for `mode`, or a usage error.
+    pub fn plan(&self, mode: Mode, password: Option<String>) -> Result<CheckPlan, String> {
+        let url = url::Url::parse(&self.url).map_err(|e| format!("{:?}: {e}", self.url))?;
+        let implicit_scheme = match url.scheme() {
+            "ftp" => false,
+            "ftps" => true,
+            other => {
+                return Err(format!("unsupported scheme {other:?}: use ftp:// (or ftps:// for implicit TLS)"))
+            }
+        };
+        if url.password().is_some() {
+            return Err("do not put the password in the URL (it lands in shell history and process lists): \
+                        set FTP_PASSWORD"
+                .into());
+        }
+        let host = url.host_str().ok_or("the URL has no host")?;
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let tls = match (self.tls, implicit_scheme) {
+            (Some(TlsArg::Explicit), false) => TlsMode::Explicit,
+            (Some(TlsArg::Implicit), _) | (None, true) => TlsMode::Implicit,
+            (Some(TlsArg::Explicit), true) => {
+                return Err("ftps:// means implicit TLS; use ftp:// with --tls explicit".into())
+            }
+            (None, false) => TlsMode::None,
+        };
+        let port = url.port().unwrap_or(if tls == TlsMode::Implicit { 990 } else { 21 });
+        let mut plan = CheckPlan::new(host, port, mode);
+        if !url.username().is_empty() {
+            let user = percent_decode(url.username());
+            plan.username = user;
+        }
+        if let Some(pw) = password {
+            plan.password = Secret::new(pw);
+        }
+        plan.timeout = self.timeout;
+        plan.login_only = self.login_only;
+        let path = percent_decode(url.path());
+        if !self.login_only && !path.is_empty() && path != "/" {
+            if path.ends_with('/') {
+                plan.list = Some(path);
+            } else {
+                plan.retrieve = Some(RetrieveSpec { path, sha256: None, size: None, max_bytes: 64 << 20 });
+            }
+        }
+        plan.tls.mode = tls;
+        plan.tls.ca_file = self.tls_ca_file.clone();
+        plan.tls.server_name = self.tls_server_name.clone();
+        plan.tls.insecure_skip_verify = self.tls_insecure_skip_verify;
+        plan.tls.max_version_tls12 = self.tls12;
+        plan.passive.trust_advertised_address = self.trust_advertised_address;
+        plan.passive.epsv = self.epsv;
+        plan.active.eprt = self.eprt;
+        plan.active.listen_address = self.active_listen_address;
+        plan.active.advertise_address = self.active_advertise_address;
+        plan.active.port_range = self.active_port_range.clone();
+        Ok(plan)
+    }
+
+    fn modes(&self) -> Vec<Mode> {
+        match self.mode {
+            ModeArg::Passive => vec![Mode::Passive],
+            ModeArg::Active => vec![Mode::Active],
+            ModeArg::Both => vec![Mode::Passive, Mode::Active],
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| s.to_string())
+}
+
+/// Runs the probe and prints to stdout; returns the exit code.
+pub async fn run(args: ProbeArgs) -> i32 {
+    let password = std::env::var("FTP_PASSWORD").ok();
+    let mut plans = Vec::new();
+    for mode in args.modes() {
+        match args.plan(mode, password.clone()) {
+            Ok(p) => plans.push(p),
+            Err(e) => {
+                eprintln!("ftp_exporter probe: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    }
+    let env = CheckEnv::default();
+    let mut outcomes = Vec::new();
+    // One mode after the other: servers cap connections per client address.
+    for plan in &plans {
+        outcomes.push(check::run(plan, &env).await);
+    }
+    let refs: Vec<&Outcome> = outcomes.iter().collect();
+    let diagnosis = check::diagnose(&refs).map(|d| d.summary);
+    let text = match args.output {
+        OutputArg::Text => render_text(&outcomes, diagnosis.as_deref()),
+        OutputArg::Json => render_json(&outcomes, diagnosis.as_deref()),
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+    if outcomes.iter().all(Outcome::success) {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
+}
+
+/// The one-line summary of a mode: `passive: ok 0.084s` or
+/// `active: FAILED phase=data_connect reason=timeout code= after 10.002s`.
+pub fn summary_line(o: &Outcome) -> String {
+    match &o.failure {
+        None => format!("{}: ok {:.3}s", o.mode, o.duration.as_secs_f64()),
+        Some(f) => format!(
+            "{}: FAILED phase={} reason={} code={} after {:.3}s",
+            o.mode,
+            f.phase,
+            f.reason,
+            f.code,
+            o.duration.as_secs_f64()
+        ),
+    }
+}
+
+pub fn render_text(outcomes: &[Outcome], diagnosis: Option<&str>) -> String {
+    let mut s = String::new();
+    for o in outcomes {
+        s.push_str(&format!("=== {} mode ===\n{}", o.mode, o.transcript));
+        let phases: Vec<String> =
+            o.phases.iter().map(|(p, d)| format!("{p} {:.3}s", d.as_secs_f64())).collect();
+        s.push_str(&format!("phases: {}\n", phases.join(", ")));
+        if !o.bytes.is_empty() {
+            let bytes: Vec<String> = o.bytes.iter().map(|(op, n)| format!("{op} {n}")).collect();
+            s.push_str(&format!("bytes: {}\n", bytes.join(", ")));
+        }
+        if let Some(tls) = &o.tls {
+            s.push_str(&format!("tls: {} {}", tls.version, tls.cipher));
+            if let Some(t) = tls.cert_not_after {
+                s.push_str(&format!(", certificate valid until {}", fmt_unix(t)));
+            }
+            if !tls.data_resumed.is_empty() {
+                s.push_str(&format!(", data connections resumed: {:?}", tls.data_resumed));
+            }
+            s.push('\n');
+        }
+        if o.passive_address_mismatch == Some(true) {
+            s.push_str(
+                "passive address mismatch: the 227 reply advertises another address than the control peer\n",
+            );
+        }
+        if let Some(f) = &o.failure {
+            s.push_str(&format!("error: {}\n", f.message));
+        }
+        s.push('\n');
+    }
+    if let Some(d) = diagnosis {
+        s.push_str(&format!("diagnosis: {d}\n"));
+    }
+    for o in outcomes {
+        s.push_str(&summary_line(o));
+        s.push('\n');
+    }
+    s
+}
+
+pub fn render_json(outcomes: &[Outcome], diagnosis: Option<&str>) -> String {
+    let mut s = String::new();
+    for o in outcomes {
+        let phases: serde_json::Map<String, serde_json::Value> =
+            o.phases.iter().map(|(p, d)| (p.as_str().to_string(), json!(d.as_secs_f64()))).collect();
+        let bytes: serde_json::Map<String, serde_json::Value> =
+            o.bytes.iter().map(|(op, n)| (op.as_str().to_string(), json!(n))).collect();
+        let v = json!({
+            "mode": o.mode,
+            "success": o.success(),
+            "duration_seconds": o.duration.as_secs_f64(),
+            "phases": phases,
+            "failure": o.failure,
+            "passive_address_mismatch": o.passive_address_mismatch,
+            "passive_advertised_address": o.passive_advertised.map(|a| a.to_string()),
+            "bytes": bytes,
+            "tls": o.tls,
+            "diagnosis": diagnosis,
+        });
+        s.push_str(&v.to_string());
+        s.push('\n');
+    }
+    s
+}
+
+fn fmt_unix(t: i64) -> String {
+    let st = std::time::UNIX_EPOCH + Duration::from_secs(t.max(0) as u64);
+    humantime::format_rfc3339_seconds(st).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        probe: ProbeArgs,
+    }
+
+    fn args(v: &[&str]) -> ProbeArgs {
+        let mut all = vec!["probe"];
+        all.extend_from_slice(v);
+        Cli::parse_from(all).probe
+    }
+
+    #[test]
+    fn url_to_plan() {
+        let p = args(&["ftp://bob@127.0.0.1:2121/pub/"]).plan(Mode::Active, Some("pw".into())).unwrap();
+        assert_eq!((p.host.as_str(), p.port, p.username.as_str()), ("127.0.0.1", 2121, "bob"));
+        assert_eq!(p.list.as_deref(), Some("/pub/"));
+        assert_eq!(p.password.expose(), "pw");
+        let p = args(&["ftp://[::1]/pub/file.txt"]).plan(Mode::Passive, None).unwrap();
+        assert_eq!((p.host.as_str(), p.port, p.username.as_str()), ("::1", 21, "anonymous"));
+        assert_eq!(p.retrieve.unwrap().path, "/pub/file.txt");
+        let p = args(&["ftp://localhost", "--tls", "implicit"]).plan(Mode::Passive, None).unwrap();
+        assert_eq!((p.port, p.tls.mode), (990, TlsMode::Implicit));
+        assert!(p.list.is_none() && p.retrieve.is_none());
+    }
+
+    #[test]
+    fn password_in_url_is_refused() {
+        let e = args(&["ftp://bob:secret@127.0.0.1/"]).plan(Mode::Active, None).unwrap_err();
+        assert!(e.contains("FTP_PASSWORD") && !e.contains("secret"), "{e}");
+        assert!(args(&["http://127.0.0.1/"]).plan(Mode::Active, None).is_err());
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("50000-50100"), Ok(50000..=50100));
+        assert!(parse_range("50100-50000").is_err());
+        assert!(parse_range("0-5").is_err());
+        assert!(parse_range("x").is_err());
+    }
+}
