@@ -108,9 +108,14 @@ impl Session<'_> {
     async fn upload(&mut self, command: &str, content: &[u8]) -> Result<()> {
         let mut stream = self.open("STOR", command).await?;
         data::write_all(&mut stream, content, self.deadline).await?;
-        drop(stream);
         self.note(&format!("{} bytes sent", content.len()));
-        self.final_reply("STOR").await
+        // Keep the socket open until the server confirms: a TLS 1.3 server
+        // sends session tickets on the data connection that an upload never
+        // reads, and closing a socket with unread input sends RST, which
+        // makes vsftpd (426) and pyftpdlib drop the tail of the upload.
+        let reply = self.final_reply("STOR").await;
+        drop(stream);
+        reply
     }
 
     async fn final_reply(&mut self, verb: &'static str) -> Result<()> {
@@ -131,9 +136,15 @@ impl Session<'_> {
                 self.enter(Phase::DataConnect);
                 let tcp = data::connect(addr, self.deadline).await?;
                 self.note(&format!("data connection to {addr}"));
-                let stream = self.protect_data(tcp).await?;
+                // The command first, TLS after its 1xx (as curl and ftplib do):
+                // vsftpd, ProFTPD and Pure-FTPd accept() the data connection
+                // only when the command arrives, so a ClientHello sent before
+                // it is never answered.
                 self.enter(Phase::Transfer);
                 self.expect(verb, command, &[125, 150]).await?;
+                self.enter(Phase::DataConnect);
+                let stream = self.protect_data(tcp).await?;
+                self.enter(Phase::Transfer);
                 Ok(stream)
             }
             Mode::Active => {
