@@ -54,6 +54,8 @@ pub struct EmbeddedOptions {
     pub bind: SocketAddr,
     /// Advertise this address in 227 instead of the connection's own (to simulate NAT).
     pub passive_host: Option<std::net::Ipv4Addr>,
+    /// Certificate chain and key (PEM) to offer explicit FTPS (AUTH TLS).
+    pub ftps: Option<(PathBuf, PathBuf)>,
 }
 
 impl EmbeddedOptions {
@@ -64,6 +66,7 @@ impl EmbeddedOptions {
             password: Secret::new(password),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             passive_host: None,
+            ftps: None,
         }
     }
 }
@@ -118,9 +121,12 @@ fn build(
     // should it vanish later, the panic stays inside this one session's task.
     #[allow(clippy::expect_used)]
     let storage = Box::new(move || Filesystem::new(&root).expect("embedded server root directory vanished"));
-    ServerBuilder::with_authenticator(storage, auth)
+    let mut builder = ServerBuilder::with_authenticator(storage, auth)
         .greeting("ftp_exporter embedded server (libunftp)")
         .passive_host(passive_host)
-        .active_passive_mode(ActivePassiveMode::ActiveAndPassive)
-        .build()
+        .active_passive_mode(ActivePassiveMode::ActiveAndPassive);
+    if let Some((cert, key)) = &opts.ftps {
+        builder = builder.ftps(cert.clone(), key.clone());
+    }
+    builder.build()
 }

@@ -163,3 +163,24 @@ async fn nat_advertising_server_is_up_with_mismatch_and_trusting_it_fails() {
     assert_eq!(o.passive_address_mismatch, Some(true));
     assert_eq!(o.passive_advertised.unwrap().ip().to_string(), "127.0.0.2");
 }
+
+#[tokio::test]
+async fn active_port_range_exhausted_is_io_error_at_data_setup() {
+    let (srv, _dir) = server().await;
+    // Occupy the only port of the range.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let mut p = plan(&srv, Mode::Active);
+    p.active.port_range = Some(port..=port);
+    let o = run(&p, &CheckEnv::default()).await;
+    let f = o.failure.expect("must fail");
+    assert_eq!(
+        (f.phase, f.reason, f.code.as_str()),
+        (Phase::DataSetup, Reason::IoError, ""),
+        "{}",
+        o.transcript
+    );
+    assert!(f.message.contains(&format!("{port}-{port}")), "{}", f.message);
+    // The session was still ended politely.
+    assert!(o.transcript.to_string().contains("> QUIT"), "{}", o.transcript);
+}

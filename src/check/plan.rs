@@ -10,7 +10,7 @@ use super::labels::{Mode, TlsMode};
 use crate::secret::Secret;
 
 /// One check: one session against one target in one mode.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CheckPlan {
     /// Host name or IP literal (without brackets).
     pub host: String,
@@ -94,6 +94,10 @@ pub struct RetrieveSpec {
     /// Reading stops and the check fails past this many bytes.
     pub max_bytes: u64,
 }
+
+/// Largest probe file `store` generates: it is built in memory, and a
+/// monitor's probe is not a load test.
+pub const MAX_STORE_BYTES: u64 = 64 << 20;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoreSpec {

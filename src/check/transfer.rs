@@ -4,10 +4,9 @@
 use std::net::{IpAddr, SocketAddr};
 
 use sha2::{Digest, Sha256};
-use tokio::net::TcpStream;
 
 use super::labels::{Mode, Operation, Phase};
-use super::plan::{OperationSpec, RetrieveSpec, StoreSpec, Toggle};
+use super::plan::{OperationSpec, RetrieveSpec, StoreSpec, Toggle, MAX_STORE_BYTES};
 use super::runner::Session;
 use crate::ftp::address::{format_eprt, format_port, parse_229, parse_host_port};
 use crate::ftp::data::{self, canonical, ActiveListener};
@@ -16,8 +15,6 @@ use crate::ftp::{Error, Result, Stream};
 /// A directory listing larger than this is cut off as a protocol error:
 /// a monitor has no use for it and must stay cheap.
 const MAX_LISTING: u64 = 16 * 1024 * 1024;
-/// Largest probe file `store` will generate.
-pub const MAX_STORE_BYTES: u64 = 64 * 1024 * 1024;
 
 impl Session<'_> {
     pub(super) async fn data_operations(&mut self) -> Result<()> {
@@ -128,51 +125,94 @@ impl Session<'_> {
 
     /// The data connection for one transfer command, in the plan's mode;
     /// on return the command has been sent and its 1xx reply read.
+    ///
+    /// Order matters with TLS: servers start the data connection's handshake
+    /// only once they have the transfer command (vsftpd, libunftp), so the
+    /// command goes first and the handshake races the server's replies, as
+    /// the accept does in active mode.
     async fn open(&mut self, verb: &'static str, command: &str) -> Result<Stream> {
-        match self.plan.mode {
+        let mut preliminary = false;
+        let tcp = match self.plan.mode {
             Mode::Passive => {
                 self.enter(Phase::DataSetup);
                 let addr = self.passive_address().await?;
                 self.enter(Phase::DataConnect);
                 let tcp = data::connect(addr, self.deadline).await?;
                 self.note(&format!("data connection to {addr}"));
-                // The command first, TLS after its 1xx (as curl and ftplib do):
-                // vsftpd, ProFTPD and Pure-FTPd accept() the data connection
-                // only when the command arrives, so a ClientHello sent before
-                // it is never answered.
-                self.enter(Phase::Transfer);
-                self.expect(verb, command, &[125, 150]).await?;
-                self.enter(Phase::DataConnect);
-                let stream = self.protect_data(tcp).await?;
-                self.enter(Phase::Transfer);
-                Ok(stream)
+                if self.tls.is_none() {
+                    self.enter(Phase::Transfer);
+                }
+                self.control()?.send(command).await?;
+                tcp
             }
             Mode::Active => {
                 self.enter(Phase::DataSetup);
                 let listener = self.active_listener().await?;
                 self.enter(Phase::DataConnect);
-                let tcp = self.accept_data(&listener, verb, command).await?;
-                let stream = self.protect_data(tcp).await?;
-                self.enter(Phase::Transfer);
-                Ok(stream)
+                let server: IpAddr = self.peer.ok_or(Error::Closed)?.ip();
+                self.control()?.send(command).await?;
+                let accept = listener.accept_from(server, self.deadline);
+                let tcp = self.race_reply(verb, accept, &mut preliminary).await?;
+                let peer = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+                self.note(&format!("data connection from {peer}"));
+                tcp
+            }
+        };
+        let stream = match self.tls.clone() {
+            None => Stream::Plain(tcp),
+            Some(tls) => {
+                // RFC 4217 §7: the exporter is the TLS client in both modes,
+                // resuming the control session (vsftpd's require_ssl_reuse).
+                let handshake = tls.connect(tcp, self.deadline);
+                let tls = self.race_reply(verb, handshake, &mut preliminary).await?;
+                let (_, _, resumed) = crate::ftp::tls::describe(&tls);
+                self.note(if resumed { "data TLS session resumed" } else { "data TLS session NOT resumed" });
+                if let Some(info) = self.tls_info.as_mut() {
+                    info.data_resumed.push(resumed);
+                }
+                Stream::Tls(Box::new(tls))
+            }
+        };
+        self.enter(Phase::Transfer);
+        if !preliminary {
+            let reply = self.control()?.read_reply().await?;
+            if !matches!(reply.code, 125 | 150) {
+                return Err(Error::Unexpected { verb, reply });
             }
         }
+        Ok(stream)
     }
 
-    /// TLS on the data connection when PROT P is in force. The exporter is
-    /// the TLS client in both modes (RFC 4217 §7), and resumes the control
-    /// session; whether it did is recorded because servers may insist.
-    async fn protect_data(&mut self, tcp: TcpStream) -> Result<Stream> {
-        if self.tls.is_none() {
-            return Ok(Stream::Plain(tcp));
+    /// Waits for `fut` (the accept, or the data TLS handshake) while reading
+    /// the server's replies to the transfer command: a 1xx is noted, a 425
+    /// fails the data connection, any other refusal (e.g. 550) fails the
+    /// transfer itself.
+    async fn race_reply<T>(
+        &mut self,
+        verb: &'static str,
+        fut: impl std::future::Future<Output = Result<T>>,
+        preliminary: &mut bool,
+    ) -> Result<T> {
+        tokio::pin!(fut);
+        let control = self.control.as_mut().ok_or(Error::Closed)?;
+        let refused = loop {
+            tokio::select! {
+                done = &mut fut => return done,
+                reply = control.read_reply(), if !*preliminary => {
+                    let reply = reply?;
+                    match reply.code {
+                        125 | 150 => *preliminary = true,
+                        _ => break reply,
+                    }
+                }
+            }
+        };
+        // 425: the server could not open the data connection; anything else
+        // refuses the command, not the connection.
+        if refused.code != 425 {
+            self.enter(Phase::Transfer);
         }
-        let tls = self.handshake(tcp).await?;
-        let (_, _, resumed) = crate::ftp::tls::describe(&tls);
-        self.note(if resumed { "data TLS session resumed" } else { "data TLS session NOT resumed" });
-        if let Some(info) = self.tls_info.as_mut() {
-            info.data_resumed.push(resumed);
-        }
-        Ok(Stream::Tls(Box::new(tls)))
+        Err(Error::Unexpected { verb, reply: refused })
     }
 
     /// EPSV or PASV (SPEC §4 `passive.epsv`), and where to connect.
@@ -266,51 +306,6 @@ impl Session<'_> {
         self.note(&format!("listening on {bound} for the server's data connection"));
         self.expect(verb, &command, &[200]).await?;
         Ok(listener)
-    }
-
-    /// Sends the transfer command and waits for the server to connect back,
-    /// reading its replies meanwhile: servers send 150 before or after
-    /// connecting, and some refuse with 425 instead of connecting at all.
-    async fn accept_data(
-        &mut self,
-        listener: &ActiveListener,
-        verb: &'static str,
-        command: &str,
-    ) -> Result<TcpStream> {
-        let server: IpAddr = self.peer.ok_or(Error::Closed)?.ip();
-        let deadline = self.deadline;
-        self.control()?.send(command).await?;
-        let mut preliminary = false;
-        let tcp = loop {
-            let control = self.control.as_mut().ok_or(Error::Closed)?;
-            tokio::select! {
-                accepted = listener.accept_from(server, deadline) => break accepted?,
-                reply = control.read_reply(), if !preliminary => {
-                    let reply = reply?;
-                    match reply.code {
-                        125 | 150 => preliminary = true,
-                        // 425: the server could not open the data connection.
-                        425 => return Err(Error::Unexpected { verb, reply }),
-                        _ => {
-                            // Refused for another reason (e.g. 550): the command failed,
-                            // not the connection.
-                            self.enter(Phase::Transfer);
-                            return Err(Error::Unexpected { verb, reply });
-                        }
-                    }
-                }
-            }
-        };
-        let peer = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-        self.note(&format!("data connection from {peer}"));
-        if !preliminary {
-            let reply = self.control()?.read_reply().await?;
-            if !matches!(reply.code, 125 | 150) {
-                self.enter(Phase::Transfer);
-                return Err(Error::Unexpected { verb, reply });
-            }
-        }
-        Ok(tcp)
     }
 }
 

@@ -38,7 +38,7 @@ pub enum OutputArg {
 
 #[derive(Debug, Clone, Args)]
 pub struct ProbeArgs {
-    /// ftp://user@host[:port][/path]: a path ending in `/` (or none) is listed, any other is retrieved.
+    /// `ftp://user@host[:port][/path]`: a path ending in `/` (or none) is listed, any other is retrieved.
     /// The password comes from the FTP_PASSWORD environment variable.
     pub url: String,
     #[arg(long, value_enum, default_value = "both")]

@@ -55,7 +55,8 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// The TLS side of one check.
+/// The TLS side of one check (cheap to clone: it shares the config).
+#[derive(Clone)]
 pub struct TlsClient {
     connector: TlsConnector,
     name: ServerName<'static>,

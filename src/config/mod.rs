@@ -1,0 +1,170 @@
+//! The configuration file (SPEC §4): YAML in, validated [`Config`] out.
+//!
+//! A file is accepted or refused as a whole, and every refusal names the
+//! file, line and key (`config/x.yml:14: targets[2].modes: unknown mode
+//! "pasive", expected passive or active`), so that a failed reload can keep
+//! the running configuration and still tell the operator what to fix.
+//!
+//! Reading happens in three steps, one file each: `raw` (serde structs, which
+//! with `fields`, `address` and `units` check single values and so get their position
+//! from the parser), `resolve` (merge `defaults:`, read secrets, cross-key
+//! checks; positions via `locate`), and `target` (the result and its plans).
+//!
+//! Choices the SPEC leaves open:
+//! - `timeout` longer than `interval` is an error, not silently capped;
+//! - an IPv6 address needs brackets (`[::1]:2121`); a bare `::1` is refused;
+//! - tls_* keys on a `tls: none` target are accepted with a warning;
+//! - `targets` must list at least one target.
+
+mod address;
+mod error;
+mod fields;
+mod locate;
+mod raw;
+mod resolve;
+mod target;
+mod units;
+
+use std::path::{Path, PathBuf};
+
+pub use error::ConfigError;
+pub use target::{CheckSpec, Target};
+pub use units::{parse_duration, parse_size};
+
+use error::KeyPath;
+use raw::RawFile;
+use resolve::Ctx;
+
+/// `ftp_check_latency_seconds` buckets when the file sets none: from a fast
+/// LAN login (50 ms) to a slow transfer near the default timeout.
+pub const DEFAULT_DURATION_BUCKETS: [f64; 9] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// A loaded configuration. `Debug` is safe to log: passwords are [`crate::secret::Secret`]s.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The file it came from (for messages and reloads).
+    pub source: PathBuf,
+    pub targets: Vec<Target>,
+    pub metrics: MetricsConfig,
+}
+
+/// The `metrics:` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsConfig {
+    /// Buckets of `ftp_check_latency_seconds`; empty disables the histogram.
+    pub duration_buckets: Vec<f64>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig { duration_buckets: DEFAULT_DURATION_BUCKETS.to_vec() }
+    }
+}
+
+impl Config {
+    /// Reads and validates `path`, resolving secrets from the environment and files.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = read_config(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            line: None,
+            key: String::new(),
+            message: format!("cannot read the configuration file: {e}"),
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// The target called `name` (for `/probe?target=NAME`).
+    pub fn target(&self, name: &str) -> Option<&Target> {
+        self.targets.iter().find(|t| t.name == name)
+    }
+
+    /// As [`Config::load`], from text; `source` names the file in messages and
+    /// anchors relative `password_file` / `tls_ca_file` paths.
+    pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigError> {
+        let ctx = Ctx { text, source };
+        let root = KeyPath::root();
+        let raw: Option<RawFile> = serde_norway::from_str(text).map_err(|e| yaml_error(&ctx, &e))?;
+        let Some(raw) = raw else {
+            return Err(ConfigError::new(
+                source,
+                Some(1),
+                &root,
+                "the file is empty; expected a `targets:` list",
+            ));
+        };
+        let defaults = raw.defaults.unwrap_or_default();
+        resolve::check_defaults(&ctx, &defaults)?;
+        let Some(targets) = raw.targets else {
+            return Err(ConfigError::new(
+                source,
+                Some(1),
+                &root,
+                "missing key `targets` (the FTP servers to check)",
+            ));
+        };
+        let targets = resolve::targets(&ctx, &targets, &defaults)?;
+        let metrics = match raw.metrics.and_then(|m| m.duration_buckets) {
+            Some(b) => MetricsConfig { duration_buckets: b.0 },
+            None => MetricsConfig::default(),
+        };
+        Ok(Config { source: source.to_path_buf(), targets, metrics })
+    }
+}
+
+/// Reads the file, bounded: `--config.file=/dev/zero` must fail, not fill memory.
+fn read_config(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    const LIMIT: u64 = 16 << 20;
+    let mut text = String::new();
+    std::fs::File::open(path)?.take(LIMIT + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > LIMIT {
+        return Err(std::io::Error::other("larger than 16MiB"));
+    }
+    Ok(text)
+}
+
+/// serde_norway's error, reworded where it speaks to a programmer (our type
+/// names, a repeated key placed at its mapping, a second document).
+fn yaml_error(ctx: &Ctx, e: &serde_norway::Error) -> ConfigError {
+    let mut err = ConfigError::from_yaml(ctx.source, e);
+    // "expected struct RawTarget" names our type, not the user's mistake.
+    for raw in ["RawTarget", "RawCheck", "RawRetrieve", "RawStore", "RawPassive", "RawActive", "RawMetrics"] {
+        err.message = err.message.replace(&format!("expected struct {raw}"), "expected a mapping");
+    }
+    // serde reports a repeated key at its mapping; point at the repeat.
+    if let Some(field) = err.message.strip_prefix("duplicate field `").and_then(|m| m.split('`').next()) {
+        let field = field.to_string();
+        let path = KeyPath::parse(&err.key).key(&field);
+        err.line = locate::line_of_repeat(ctx.text, &path).or(err.line);
+        err.key = path.to_string();
+        err.message = format!("`{field}` is set twice");
+    }
+    if err.key.is_empty() {
+        if let Some(found) = err
+            .message
+            .strip_prefix("invalid type: ")
+            .and_then(|m| m.strip_suffix(", expected struct RawFile"))
+        {
+            err.message = format!("expected a mapping with a `targets:` list, found {found}");
+        } else if err.line.is_none() && err.message.contains("more than one document") {
+            // Point at the second `---`, the start of the unexpected document.
+            err.line = second_document_line(ctx.text);
+            err.message = "only one YAML document is allowed (remove the second `---`)".into();
+        }
+    }
+    err
+}
+
+/// The line of the `---` that starts a second document: the first one after
+/// any content (a leading `---` only opens the first document).
+fn second_document_line(text: &str) -> Option<usize> {
+    let mut content = false;
+    for (i, line) in text.lines().enumerate() {
+        if line.starts_with("---") && content {
+            return Some(i + 1);
+        }
+        let t = line.trim();
+        content |= !t.is_empty() && !t.starts_with('#') && !t.starts_with("---") && !t.starts_with('%');
+    }
+    None
+}

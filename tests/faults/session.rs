@@ -1,0 +1,263 @@
+//! Faults of the control connection: resolve, connect, banner, login, quit.
+
+use super::*;
+
+// ---- connect and resolve -------------------------------------------------
+
+#[tokio::test]
+async fn refused_control_connection() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let outcome = check(&CheckPlan {
+        timeout: Duration::from_secs(2),
+        ..CheckPlan::new("127.0.0.1", port, Mode::Passive)
+    })
+    .await;
+    assert_failure(&outcome, Phase::Connect, Reason::ConnectionRefused, "");
+}
+
+/// Resolves every name to nothing, or to an error: no DNS query leaves the test.
+struct FailingResolver {
+    empty: bool,
+}
+
+impl Resolver for FailingResolver {
+    fn resolve<'a>(
+        &'a self,
+        host: &'a str,
+        _port: u16,
+    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'a>> {
+        let empty = self.empty;
+        Box::pin(async move {
+            if empty {
+                Ok(Vec::new())
+            } else {
+                Err(io::Error::other(format!(
+                    "failed to lookup address information: {host}: Name or service not known"
+                )))
+            }
+        })
+    }
+}
+
+/// Resolves `ftp.fault.test` to one fixed loopback address.
+struct FixedResolver(SocketAddr);
+
+impl Resolver for FixedResolver {
+    fn resolve<'a>(
+        &'a self,
+        host: &'a str,
+        _port: u16,
+    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'a>> {
+        let found =
+            if host == "ftp.fault.test" { Ok(vec![self.0]) } else { Err(io::Error::other("unknown host")) };
+        Box::pin(async move { found })
+    }
+}
+
+#[tokio::test]
+async fn dns_error_from_the_resolver() {
+    for empty in [false, true] {
+        let env = CheckEnv::with_resolver(Arc::new(FailingResolver { empty }));
+        let mut plan = CheckPlan::new("ftp.fault.test", 21, Mode::Passive);
+        plan.timeout = Duration::from_secs(2);
+        let outcome = run(&plan, &env).await;
+        assert_failure(&outcome, Phase::Resolve, Reason::DnsError, "");
+    }
+}
+
+#[tokio::test]
+async fn a_name_is_resolved_through_the_resolver() {
+    let server = FaultServer::start(Script::new()).await;
+    let env = CheckEnv::with_resolver(Arc::new(FixedResolver(server.addr())));
+    let mut plan = CheckPlan::new("ftp.fault.test", server.port(), Mode::Passive);
+    plan.timeout = Duration::from_secs(2);
+    let outcome = run(&plan, &env).await;
+    assert_success(&outcome);
+    assert!(outcome.phase(Phase::Resolve).is_some(), "{:?}", outcome.phases);
+}
+
+// ---- banner ----------------------------------------------------------------
+
+#[tokio::test]
+async fn silent_banner_times_out_within_the_deadline() {
+    let server = FaultServer::start(Script::new().banner(Banner::Silent)).await;
+    let plan = waiting_plan(&server, Mode::Passive);
+    let started = Instant::now();
+    let outcome = check(&plan).await;
+    let took = started.elapsed();
+    assert_failure(&outcome, Phase::Banner, Reason::Timeout, "");
+    assert!(took <= plan.timeout + Duration::from_millis(500), "took {took:?} for a 1 s timeout");
+    assert!(took >= plan.timeout - Duration::from_millis(50), "gave up early, after {took:?}");
+}
+
+#[tokio::test]
+async fn http_server_on_the_ftp_port() {
+    let server = FaultServer::start(Script::new().banner(Banner::Http)).await;
+    let outcome = check(&plan(&server, Mode::Passive)).await;
+    assert_failure(&outcome, Phase::Banner, Reason::ProtocolError, "");
+}
+
+#[tokio::test]
+async fn too_many_users_at_the_banner() {
+    let server =
+        FaultServer::start(Script::new().banner(Banner::ReplyAndClose("421 Too many users".into()))).await;
+    let outcome = check(&plan(&server, Mode::Passive)).await;
+    assert_failure(&outcome, Phase::Banner, Reason::ServiceUnavailable, "421");
+}
+
+#[tokio::test]
+async fn byte_at_a_time_banner_is_slow_but_valid() {
+    let server =
+        FaultServer::start(Script::new().banner(Banner::ByteByByte(Duration::from_millis(10)))).await;
+    let outcome = check(&plan(&server, Mode::Passive)).await;
+    assert_success(&outcome);
+    let banner = outcome.phase(Phase::Banner).unwrap();
+    assert!(banner >= Duration::from_millis(200), "24 bytes at 10 ms each, measured {banner:?}");
+}
+
+#[tokio::test]
+async fn twenty_megabyte_banner_line_fails_fast() {
+    let server = FaultServer::start(Script::new().banner(Banner::HugeLine(20 * 1024 * 1024))).await;
+    let mut plan = plan(&server, Mode::Passive);
+    plan.timeout = Duration::from_secs(3);
+    let started = Instant::now();
+    let outcome = check(&plan).await;
+    assert_failure(&outcome, Phase::Banner, Reason::ProtocolError, "");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "bounded by size, not by the timeout: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn endless_multiline_greeting_fails_fast() {
+    let server = FaultServer::start(Script::new().banner(Banner::EndlessMultiline)).await;
+    let mut plan = plan(&server, Mode::Passive);
+    plan.timeout = Duration::from_secs(3);
+    let started = Instant::now();
+    let outcome = check(&plan).await;
+    assert_failure(&outcome, Phase::Banner, Reason::ProtocolError, "");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "bounded by size, not by the timeout: {:?}",
+        started.elapsed()
+    );
+}
+
+// ---- login -----------------------------------------------------------------
+
+#[tokio::test]
+async fn wrong_password() {
+    let server = FaultServer::start(Script::new().credentials("monitor", "right-password")).await;
+    let mut plan = plan(&server, Mode::Passive);
+    plan.username = "monitor".into();
+    plan.password = Secret::new("wrong-hunter2");
+    let outcome = check(&plan).await;
+    assert_failure(&outcome, Phase::Login, Reason::AuthFailed, "530");
+    let failure = outcome.failure.as_ref().unwrap();
+    let shown = format!("{failure:?} {} {}", failure.message, outcome.transcript);
+    assert!(!shown.contains("wrong-hunter2"), "password leaked: {shown}");
+    assert!(server.commands().contains(&"PASS ****".to_string()));
+    assert!(!server.received("LIST"), "no data operation after a failed login");
+}
+
+/// A failure just before the deadline leaves no time for a polite QUIT: the
+/// check still ends at its deadline (SPEC §4 `timeout`: one whole check),
+/// even when the server never answers that QUIT.
+#[tokio::test]
+async fn late_failure_does_not_stretch_the_deadline() {
+    let server = FaultServer::start(
+        Script::new()
+            .on("PASS", Reaction::ReplyAfter(Duration::from_millis(850), "530 Login incorrect".into()))
+            .on("QUIT", Reaction::Never),
+    )
+    .await;
+    let plan = waiting_plan(&server, Mode::Passive);
+    let started = Instant::now();
+    let outcome = check(&plan).await;
+    let took = started.elapsed();
+    assert_failure(&outcome, Phase::Login, Reason::AuthFailed, "530");
+    assert!(took <= plan.timeout + Duration::from_millis(250), "a 1 s check took {took:?}");
+}
+
+#[tokio::test]
+async fn account_asked_for_and_given() {
+    let server =
+        FaultServer::start(Script::new().on("PASS", Reaction::Reply("332 Need account".into()))).await;
+    let mut plan = plan(&server, Mode::Passive);
+    plan.account = Some(Secret::new("billing-hunter2"));
+    let outcome = check(&plan).await;
+    assert_success(&outcome);
+    assert!(server.commands().contains(&"ACCT ****".to_string()), "{:?}", server.commands());
+    assert!(!outcome.transcript.to_string().contains("billing-hunter2"), "{}", outcome.transcript);
+}
+
+#[tokio::test]
+async fn account_asked_for_but_not_configured() {
+    let server =
+        FaultServer::start(Script::new().on("PASS", Reaction::Reply("332 Need account".into()))).await;
+    let outcome = check(&plan(&server, Mode::Passive)).await;
+    assert_failure(&outcome, Phase::Login, Reason::AuthFailed, "332");
+}
+
+#[tokio::test]
+async fn login_refused_with_430() {
+    let server = FaultServer::start(
+        Script::new().on("PASS", Reaction::Reply("430 Invalid username or password".into())),
+    )
+    .await;
+    let outcome = check(&plan(&server, Mode::Passive)).await;
+    assert_failure(&outcome, Phase::Login, Reason::AuthFailed, "430");
+}
+
+#[tokio::test]
+async fn user_needs_no_password() {
+    let server = FaultServer::start(Script::new().on("USER", Reaction::Reply("230 Welcome".into()))).await;
+    let outcome = check(&plan(&server, Mode::Passive)).await;
+    assert_success(&outcome);
+    assert!(!server.received("PASS"), "{:?}", server.verbs());
+}
+
+#[tokio::test]
+async fn garbage_instead_of_a_reply() {
+    let server = FaultServer::start(Script::new().on("USER", Reaction::Reply("hello there".into()))).await;
+    let outcome = check(&plan(&server, Mode::Passive)).await;
+    assert_failure(&outcome, Phase::Login, Reason::ProtocolError, "");
+}
+
+#[tokio::test]
+async fn reset_after_user() {
+    let server = FaultServer::start(Script::new().on("USER", Reaction::Reset)).await;
+    let outcome = check(&plan(&server, Mode::Passive)).await;
+    assert_failure(&outcome, Phase::Login, Reason::ConnectionClosed, "");
+}
+
+#[tokio::test]
+async fn close_after_pass() {
+    let server = FaultServer::start(Script::new().on("PASS", Reaction::Close)).await;
+    let outcome = check(&plan(&server, Mode::Passive)).await;
+    assert_failure(&outcome, Phase::Login, Reason::ConnectionClosed, "");
+}
+
+#[tokio::test]
+async fn login_never_answered() {
+    let server = FaultServer::start(Script::new().on("PASS", Reaction::Never)).await;
+    let outcome = check(&waiting_plan(&server, Mode::Passive)).await;
+    assert_failure(&outcome, Phase::Login, Reason::Timeout, "");
+}
+
+// ---- quit ------------------------------------------------------------------
+
+#[tokio::test]
+async fn quit_never_answered() {
+    let server = FaultServer::start(Script::new().on("QUIT", Reaction::Never)).await;
+    let mut plan = waiting_plan(&server, Mode::Passive);
+    plan.login_only = true;
+    let started = Instant::now();
+    let outcome = check(&plan).await;
+    assert_failure(&outcome, Phase::Quit, Reason::Timeout, "");
+    assert!(started.elapsed() <= plan.timeout + Duration::from_millis(500), "{:?}", started.elapsed());
+}
