@@ -13,7 +13,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use ftp_exporter::check::{
-    run, CheckEnv, CheckPlan, Mode, Operation, Outcome, Phase, Reason, RetrieveSpec, StoreSpec, Toggle,
+    diagnose, run, CheckEnv, CheckPlan, Mode, Operation, Outcome, Phase, Reason, RetrieveSpec, StoreSpec,
+    Toggle,
 };
 use ftp_exporter::secret::Secret;
 use real_servers::{
@@ -219,28 +220,64 @@ async fn vsftpd_too_many_clients_is_banner_service_unavailable_421() {
     assert_failure(&srv, &o, Phase::Banner, Reason::ServiceUnavailable, "421");
 }
 
-#[tokio::test]
-async fn vsftpd_pasv_address_mismatch_is_flagged_and_the_check_still_succeeds() {
-    let other = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
-    let srv = RealServer::start(
-        ServerKind::Vsftpd,
-        ServerOptions { pasv_address: Some(other), ..Default::default() },
-    );
-    let mut p = full_plan(&srv, Mode::Passive);
-    // PASV, not EPSV: only 227 carries an address (RFC 2428 §3).
-    p.passive.epsv = Toggle::Never;
-    let o = run(&p, &CheckEnv::default()).await;
-    assert_eq!(o.failure, None, "{}", describe(&srv, &o));
-    assert_eq!(o.passive_address_mismatch, Some(true), "{}", describe(&srv, &o));
-    assert_eq!(o.passive_advertised.map(|a| a.ip()), Some(other));
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pasv_address_mismatch_is_flagged_diagnosed_and_the_check_still_succeeds() {
+    on_every_server(|kind| async move {
+        let other = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+        let srv = start(kind, ServerOptions { pasv_address: Some(other), ..Default::default() }).await;
+        let mut p = full_plan(&srv, Mode::Passive);
+        // PASV, not EPSV: only 227 carries an address (RFC 2428 §3).
+        p.passive.epsv = Toggle::Never;
+        let o = run(&p, &CheckEnv::default()).await;
+        assert_eq!(o.failure, None, "{}", describe(&srv, &o));
+        assert_eq!(o.passive_address_mismatch, Some(true), "{}", describe(&srv, &o));
+        assert_eq!(o.passive_advertised.map(|a| a.ip()), Some(other));
+        let d = diagnose(&[&o]).unwrap_or_else(|| panic!("no diagnosis\n{}", describe(&srv, &o)));
+        assert!(d.summary.contains("127.0.0.2") && d.summary.contains("pasv_address"), "{}", d.summary);
 
-    // The same server without the fault: no mismatch.
-    let good = RealServer::start(ServerKind::Vsftpd, ServerOptions::default());
-    let mut p = full_plan(&good, Mode::Passive);
-    p.passive.epsv = Toggle::Never;
-    let o = run(&p, &CheckEnv::default()).await;
-    assert_eq!(o.failure, None, "{}", describe(&good, &o));
-    assert_eq!(o.passive_address_mismatch, Some(false), "{}", describe(&good, &o));
+        // The same server without the fault: no mismatch, nothing to say.
+        let good = start(kind, ServerOptions::default()).await;
+        let mut p = full_plan(&good, Mode::Passive);
+        p.passive.epsv = Toggle::Never;
+        let o = run(&p, &CheckEnv::default()).await;
+        assert_eq!(o.failure, None, "{}", describe(&good, &o));
+        assert_eq!(o.passive_address_mismatch, Some(false), "{}", describe(&good, &o));
+        assert_eq!(diagnose(&[&o]), None);
+    })
+    .await;
+}
+
+/// vsftpd `port_enable=NO`, ProFTPD `<Limit PORT EPRT> DenyAll`: the server
+/// refuses PORT/EPRT, so active fails at data_setup while passive works,
+/// and the diagnosis says which side to fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn active_mode_refused_by_the_server_is_data_setup_rejected() {
+    let tasks: Vec<_> = [ServerKind::Vsftpd, ServerKind::Proftpd, ServerKind::Pyftpdlib]
+        .into_iter()
+        .map(|kind| {
+            tokio::spawn(async move {
+                let srv = start(kind, ServerOptions { allow_active: false, ..Default::default() }).await;
+                let active = run(&plan(&srv, Mode::Active), &CheckEnv::default()).await;
+                let passive = run(&plan(&srv, Mode::Passive), &CheckEnv::default()).await;
+                assert_eq!(passive.failure, None, "{}", describe(&srv, &passive));
+                let f = active.failure.as_ref().unwrap_or_else(|| panic!("{}", describe(&srv, &active)));
+                assert_eq!(
+                    (f.phase, f.reason),
+                    (Phase::DataSetup, Reason::Rejected),
+                    "{}",
+                    describe(&srv, &active)
+                );
+                assert!(f.code.starts_with('5'), "{}", describe(&srv, &active));
+                let d = diagnose(&[&passive, &active]).expect("a diagnosis");
+                assert!(d.summary.contains("PORT/EPRT"), "{}", d.summary);
+            })
+        })
+        .collect();
+    for t in tasks {
+        if let Err(e) = t.await {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
 }
 
 #[tokio::test]

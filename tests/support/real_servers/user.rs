@@ -51,9 +51,14 @@ fn ensure_system_user() -> TestUser {
             .expect("useradd (the interop tests run as root)");
         assert!(status.success() || status.code() == Some(9), "useradd {NAME}: {status}");
     }
-    let mut chpasswd = Command::new("chpasswd").stdin(Stdio::piped()).spawn().expect("chpasswd");
-    chpasswd.stdin.take().unwrap().write_all(format!("{NAME}:{PASSWORD}\n").as_bytes()).unwrap();
-    assert!(chpasswd.wait().unwrap().success(), "chpasswd failed");
+    // chpasswd fails while another process holds /etc/shadow's lock (test
+    // binaries run in parallel under nextest): retry briefly.
+    let mut tries = 0;
+    while !set_password() {
+        tries += 1;
+        assert!(tries < 20, "chpasswd {NAME} keeps failing");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 
     let pam = format!("/etc/pam.d/{PAM_SERVICE}");
     if fs::read_to_string(&pam).ok().as_deref() != Some(PAM_CONFIG) {
@@ -67,6 +72,12 @@ fn ensure_system_user() -> TestUser {
         gid: id_number("-g"),
         password_hash: sha512_crypt(PASSWORD),
     }
+}
+
+fn set_password() -> bool {
+    let mut chpasswd = Command::new("chpasswd").stdin(Stdio::piped()).spawn().expect("chpasswd");
+    chpasswd.stdin.take().unwrap().write_all(format!("{NAME}:{PASSWORD}\n").as_bytes()).unwrap();
+    chpasswd.wait().unwrap().success()
 }
 
 fn id_number(flag: &str) -> u32 {
