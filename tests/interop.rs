@@ -211,13 +211,29 @@ async fn store_refused_is_a_transfer_failure() {
     .await;
 }
 
-#[tokio::test]
-async fn vsftpd_too_many_clients_is_banner_service_unavailable_421() {
-    let srv =
-        RealServer::start(ServerKind::Vsftpd, ServerOptions { max_clients: Some(1), ..Default::default() });
-    let _held = srv.hold_session();
-    let o = run(&plan(&srv, Mode::Passive), &CheckEnv::default()).await;
-    assert_failure(&srv, &o, Phase::Banner, Reason::ServiceUnavailable, "421");
+/// One session held (logged in), `max_clients: 1`. vsftpd, Pure-FTPd and
+/// pyftpdlib turn the next session away with 421 instead of the banner.
+/// ProFTPD's MaxClients counts logged-in users and answers PASS with 530
+/// ("maximum number of allowed clients"), which SPEC §3 reads as a login
+/// failure: asserted as the server really behaves, phase and code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_clients_is_service_unavailable_421() {
+    on_every_server(|kind| async move {
+        let srv = start(kind, ServerOptions { max_clients: Some(1), ..Default::default() }).await;
+        let _held = srv.hold_session();
+        let o = run(&plan(&srv, Mode::Passive), &CheckEnv::default()).await;
+        if kind == ServerKind::Proftpd {
+            let f = o
+                .failure
+                .as_ref()
+                .unwrap_or_else(|| panic!("second session accepted\n{}", describe(&srv, &o)));
+            assert_eq!((f.phase, f.code.as_str()), (Phase::Login, "530"), "{}", describe(&srv, &o));
+            assert!(f.message.contains("maximum number of allowed clients"), "{}", describe(&srv, &o));
+        } else {
+            assert_failure(&srv, &o, Phase::Banner, Reason::ServiceUnavailable, "421");
+        }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -62,8 +62,9 @@ def main():
 
     server = FTPServer(("127.0.0.1", a.port), Handler)
     if a.max_cons:
-        server.max_cons = a.max_cons
-        server.max_cons_per_ip = a.max_cons
+        # pyftpdlib compares against its whole socket map, which also holds
+        # the listening socket: one more than the sessions wanted.
+        server.max_cons = a.max_cons + 1
     server.serve_forever()
 
 

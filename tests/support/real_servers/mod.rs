@@ -220,22 +220,46 @@ impl RealServer {
         self.process.log()
     }
 
-    /// Opens a plain control connection and waits for a 220 banner, retrying
-    /// while the server still counts a just-closed session (vsftpd counts
-    /// session processes, which exit shortly after the client leaves). Holding
-    /// the returned stream occupies one of `max_clients`.
+    /// Opens a plain control connection and logs in, retrying while the
+    /// server still counts a just-closed session (vsftpd counts session
+    /// processes, which exit shortly after the client leaves). Holding the
+    /// returned stream occupies one of `max_clients`; it logs in because
+    /// ProFTPD's MaxClients counts only logged-in sessions. Plain FTP only.
     pub fn hold_session(&self) -> TcpStream {
+        assert_eq!(self.tls, TlsMode::None, "hold_session speaks plain FTP");
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
             stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            let mut line = String::new();
-            BufReader::new(&stream).read_line(&mut line).unwrap();
-            if line.starts_with("220") {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let banner = read_reply(&mut reader);
+            if banner.starts_with("220") {
+                let mut w = &stream;
+                write!(w, "USER {}\r\n", self.user).unwrap();
+                let user = read_reply(&mut reader);
+                assert!(user.starts_with("331"), "USER: {user:?}\n{}", self.log());
+                write!(w, "PASS {}\r\n", self.password).unwrap();
+                let pass = read_reply(&mut reader);
+                assert!(pass.starts_with("230"), "PASS: {pass:?}\n{}", self.log());
                 return stream;
             }
-            assert!(Instant::now() < deadline, "no free session slot: {line:?}\n{}", self.log());
+            assert!(Instant::now() < deadline, "no free session slot: {banner:?}\n{}", self.log());
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The last line of one (possibly multi-line, RFC 959 §4.2) reply.
+fn read_reply(reader: &mut impl BufRead) -> String {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return line;
+        }
+        let b = line.as_bytes();
+        if b.len() >= 4 && b[..3].iter().all(u8::is_ascii_digit) && b[3] == b' ' {
+            return line.trim_end().to_string();
         }
     }
 }
