@@ -94,7 +94,11 @@ async fn full_check_in_both_modes(kind: ServerKind, tls: TlsMode) {
         if tls != TlsMode::None {
             let info = o.tls.as_ref().expect("TLS facts of a TLS check");
             assert!(info.version.starts_with("TLS"), "{info:?}");
-            assert!(info.cert_not_after.is_some(), "{info:?}");
+            // The leaf is issued for 825 days when the test PKI is made (certs.rs).
+            let now =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+            let not_after = info.cert_not_after.expect("leaf notAfter");
+            assert!(not_after > now && not_after <= now + 826 * 86400, "notAfter {not_after}, now {now}");
             // list, retrieve, store, verify read-back: every data connection
             // resumed the control session (vsftpd and ProFTPD insist).
             assert!(!info.data_resumed.is_empty(), "{info:?}");
@@ -296,16 +300,19 @@ async fn active_mode_refused_by_the_server_is_data_setup_rejected() {
     }
 }
 
-#[tokio::test]
-async fn certificate_from_another_ca_is_tls_certificate_invalid() {
-    for kind in [ServerKind::Vsftpd, ServerKind::Pyftpdlib] {
-        let srv = RealServer::start(
-            kind,
-            ServerOptions { tls: TlsMode::Explicit, cert: CertChoice::OtherCa, ..Default::default() },
-        );
-        let o = run(&plan(&srv, Mode::Passive), &CheckEnv::default()).await;
-        assert_failure(&srv, &o, Phase::Tls, Reason::TlsCertificateInvalid, "");
-    }
+/// Certificates a client must refuse, on every server that speaks FTPS:
+/// another CA, expired, a name that is neither `127.0.0.1` nor `localhost`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_certificates_are_tls_certificate_invalid() {
+    on_every_server(|kind| async move {
+        for cert in [CertChoice::OtherCa, CertChoice::Expired, CertChoice::WrongName] {
+            let srv = start(kind, ServerOptions { tls: TlsMode::Explicit, cert, ..Default::default() }).await;
+            let o = run(&plan(&srv, Mode::Passive), &CheckEnv::default()).await;
+            assert_failure(&srv, &o, Phase::Tls, Reason::TlsCertificateInvalid, "");
+            assert!(o.phase(Phase::Login).is_none(), "{cert:?}: no login after a refused certificate");
+        }
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -80,6 +80,11 @@ pub enum CertChoice {
     /// Same names, signed by another CA: a client trusting only the test CA
     /// must reject it (tls_certificate_invalid).
     OtherCa,
+    /// Signed by the test CA but expired (notAfter 2021-01-01).
+    Expired,
+    /// Signed by the test CA for `wrong-name.invalid` only: neither
+    /// `localhost` nor 127.0.0.1 matches.
+    WrongName,
 }
 
 /// How to configure a server; `Default` is plain FTP, both modes allowed.
@@ -161,6 +166,8 @@ impl RealServer {
         let cert = match opts.cert {
             CertChoice::TestCa => &certs.trusted,
             CertChoice::OtherCa => &certs.other_ca,
+            CertChoice::Expired => &certs.expired,
+            CertChoice::WrongName => &certs.wrong_name,
         };
         // A port picked free can be taken before the server binds it; retry
         // with another one instead of failing the test.
