@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 /// What a monitoring config for this server would say: its user, its CA.
 fn plan(srv: &RealServer, mode: Mode) -> CheckPlan {
-    let mut p = CheckPlan::new("127.0.0.1", srv.port, mode);
+    let mut p = CheckPlan::new(srv.ip.to_string(), srv.port, mode);
     p.username = srv.user.clone();
     p.password = Secret::new(srv.password.clone());
     p.timeout = Duration::from_secs(10);
@@ -67,7 +67,12 @@ fn describe(srv: &RealServer, o: &Outcome) -> String {
 }
 
 async fn full_check_in_both_modes(kind: ServerKind, tls: TlsMode) {
-    let srv = RealServer::start(kind, ServerOptions::tls(tls));
+    full_check_in_both_modes_with(kind, ServerOptions::tls(tls)).await
+}
+
+async fn full_check_in_both_modes_with(kind: ServerKind, opts: ServerOptions) {
+    let tls = opts.tls;
+    let srv = start(kind, opts).await;
     for mode in [Mode::Passive, Mode::Active] {
         let p = full_plan(&srv, mode);
         let o = run(&p, &CheckEnv::default()).await;
@@ -128,6 +133,19 @@ matrix! {
     pyftpdlib_explicit_tls: Pyftpdlib, Explicit;
     vsftpd_implicit_tls: Vsftpd, Implicit;
     proftpd_implicit_tls: Proftpd, Implicit;
+}
+
+/// Over ::1 the data connection needs EPSV/EPRT (RFC 2428): PASV and PORT
+/// cannot carry an IPv6 address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_server_over_ipv6_plain_and_explicit_tls() {
+    on_every_server(|kind| async move {
+        for tls in [TlsMode::None, TlsMode::Explicit] {
+            full_check_in_both_modes_with(kind, ServerOptions { tls, ipv6: true, ..Default::default() })
+                .await;
+        }
+    })
+    .await;
 }
 
 /// Runs `check` against every server concurrently (their failed-login

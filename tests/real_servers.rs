@@ -30,7 +30,8 @@ fn curl(srv: &RealServer, mode: Mode, path: &str, extra: &[&str]) -> Output {
     cmd.args(["-sS", "-v", "--max-time", "20"]);
     match mode {
         Mode::Passive => cmd.arg("--ftp-pasv"),
-        Mode::Active => cmd.args(["-P", "127.0.0.1"]),
+        // "-": the control connection's local address, 127.0.0.1 or ::1.
+        Mode::Active => cmd.args(["-P", "-"]),
     };
     if srv.tls != TlsMode::None {
         cmd.arg("--ssl-reqd").arg("--cacert").arg(&srv.ca_pem);
@@ -126,6 +127,15 @@ cells! {
     pureftpd_explicit_tls: PureFtpd, Explicit;
     pyftpdlib_plain: Pyftpdlib, None;
     pyftpdlib_explicit_tls: Pyftpdlib, Explicit;
+}
+
+#[test]
+fn every_server_over_ipv6_plain() {
+    on_every_server(|kind| {
+        let srv = RealServer::start(kind, ServerOptions { ipv6: true, ..Default::default() });
+        exercise(&srv, Mode::Passive);
+        exercise(&srv, Mode::Active);
+    });
 }
 
 /// Runs `f` for every server at once: failed-login delays (pyftpdlib 3 s,

@@ -1,8 +1,8 @@
 """pyftpdlib server for ftp_exporter's interop tests (issue 4).
 
 Started by tests/support/real_servers/pyftpdlib.rs with the venv that
-ci/install-deps.sh builds (pinned pyftpdlib + pyOpenSSL). Binds 127.0.0.1
-only. The password comes from FTP_TEST_PASSWORD so it is not in `ps`.
+ci/install-deps.sh builds (pinned pyftpdlib + pyOpenSSL). Binds the
+loopback address it is given (127.0.0.1 or ::1). The password comes from FTP_TEST_PASSWORD so it is not in `ps`.
 """
 
 import argparse
@@ -16,6 +16,7 @@ from pyftpdlib.servers import FTPServer
 
 def main():
     p = argparse.ArgumentParser()
+    p.add_argument("--address", required=True)
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--root", required=True)
     p.add_argument("--user", required=True)
@@ -60,7 +61,8 @@ def main():
         Handler.tls_control_required = True
         Handler.tls_data_required = True
 
-    server = FTPServer(("127.0.0.1", a.port), Handler)
+    assert a.address in ("127.0.0.1", "::1"), "loopback only"
+    server = FTPServer((a.address, a.port), Handler)
     if a.max_cons:
         # pyftpdlib compares against its whole socket map, which also holds
         # the listening socket: one more than the sessions wanted.

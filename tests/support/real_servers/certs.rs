@@ -1,7 +1,7 @@
 //! Test PKI made with the openssl CLI (installed by ci/install-deps.sh; no
 //! extra crate): a test CA, a server certificate it signs with
-//! SAN DNS:localhost + IP:127.0.0.1 (so both `localhost` and the literal
-//! verify), and for the TLS faults: the same names signed by another CA,
+//! SAN DNS:localhost + IP:127.0.0.1 + IP:::1 (so `localhost` and both
+//! literals verify), and for the TLS faults: the same names signed by another CA,
 //! the test CA's signature on an expired certificate (2020), and one whose
 //! only name is `wrong-name.invalid`.
 //!
@@ -68,7 +68,8 @@ fn server_cert(dir: &Path, name: &str) -> ServerCert {
 
 /// Bumped whenever the set of generated files changes, so an older set in
 /// `.cache` is replaced.
-const SET_VERSION: &str = "2: ca other-ca server other-server expired-server wrong-name-server";
+const SET_VERSION: &str =
+    "3 (SAN with ::1): ca other-ca server other-server expired-server wrong-name-server";
 
 fn is_fresh(dir: &Path) -> bool {
     let done = dir.join("complete");
@@ -126,7 +127,7 @@ fn make_ca(dir: &Path, name: &str, cn: &str) {
     );
 }
 
-const GOOD_SAN: &str = "DNS:localhost,IP:127.0.0.1";
+const GOOD_SAN: &str = "DNS:localhost,IP:127.0.0.1,IP:::1";
 
 /// A leaf for `san`, signed by `ca`; `dates` (notBefore, notAfter) need
 /// `openssl ca`, because `openssl x509 -days` cannot reach the past.

@@ -22,7 +22,7 @@ mod vsftpd;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{IpAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::ops::RangeInclusive;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -101,8 +101,11 @@ pub struct ServerOptions {
     pub pasv_ports: Option<RangeInclusive<u16>>,
     /// Sessions the server accepts at once; the next gets 421 (vsftpd).
     pub max_clients: Option<u32>,
-    /// Accept PORT/EPRT. `false` is supported by vsftpd and ProFTPD only.
+    /// Accept PORT/EPRT. `false` is supported by vsftpd, ProFTPD and pyftpdlib.
     pub allow_active: bool,
+    /// Listen on ::1 instead of 127.0.0.1: EPSV/EPRT (RFC 2428) are then the
+    /// only way to open a data connection.
+    pub ipv6: bool,
 }
 
 impl Default for ServerOptions {
@@ -114,6 +117,7 @@ impl Default for ServerOptions {
             pasv_ports: None,
             max_clients: None,
             allow_active: true,
+            ipv6: false,
         }
     }
 }
@@ -128,6 +132,8 @@ impl ServerOptions {
 pub struct RealServer {
     pub kind: ServerKind,
     pub tls: TlsMode,
+    /// 127.0.0.1, or ::1 with [`ServerOptions::ipv6`].
+    pub ip: IpAddr,
     pub port: u16,
     pub user: String,
     pub password: String,
@@ -143,6 +149,8 @@ pub struct RealServer {
 /// What a server-specific module needs to write its config and command line.
 pub(crate) struct Setup<'a> {
     pub opts: &'a ServerOptions,
+    /// The loopback address to bind.
+    pub ip: IpAddr,
     pub port: u16,
     /// Config directory (not reachable over FTP).
     pub dir: &'a Path,
@@ -179,8 +187,10 @@ impl RealServer {
             fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
             let root = dir.path().join("root");
             make_data_root(&root, &user);
-            let port = process::free_port();
-            let setup = Setup { opts: &opts, port, dir: dir.path(), root: &root, user: &user, cert };
+            let ip =
+                if opts.ipv6 { IpAddr::V6(Ipv6Addr::LOCALHOST) } else { IpAddr::V4(Ipv4Addr::LOCALHOST) };
+            let port = process::free_port(ip);
+            let setup = Setup { opts: &opts, ip, port, dir: dir.path(), root: &root, user: &user, cert };
             let command = match kind {
                 ServerKind::Vsftpd => vsftpd::command(&setup),
                 ServerKind::Proftpd => proftpd::command(&setup),
@@ -188,11 +198,12 @@ impl RealServer {
                 ServerKind::Pyftpdlib => pyftpdlib::command(&setup),
             };
             let mut process = ServerProcess::spawn(kind.name(), command, dir.path());
-            match process.wait_ready(port, opts.tls, Duration::from_secs(15)) {
+            match process.wait_ready(SocketAddr::new(ip, port), opts.tls, Duration::from_secs(15)) {
                 Ok(()) => {
                     return RealServer {
                         kind,
                         tls: opts.tls,
+                        ip,
                         port,
                         user: user.name.clone(),
                         password: user.password.clone(),
@@ -218,7 +229,11 @@ impl RealServer {
     /// `ftp://` or (implicit TLS) `ftps://` URL of `path` with credentials, for curl.
     pub fn url(&self, path: &str) -> String {
         let scheme = if self.tls == TlsMode::Implicit { "ftps" } else { "ftp" };
-        format!("{scheme}://{}:{}@127.0.0.1:{}/{path}", self.user, self.password, self.port)
+        format!("{scheme}://{}:{}@{}/{path}", self.user, self.password, self.addr())
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::new(self.ip, self.port)
     }
 
     /// Everything the server logged so far (config errors, protocol log), for
@@ -236,7 +251,7 @@ impl RealServer {
         assert_eq!(self.tls, TlsMode::None, "hold_session speaks plain FTP");
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+            let stream = TcpStream::connect(self.addr()).unwrap();
             stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             let banner = read_reply(&mut reader);

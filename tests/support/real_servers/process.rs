@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use super::TlsMode;
 
 /// A port that was free a moment ago (the caller retries if it is taken by then).
-pub fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port()
+pub fn free_port(ip: IpAddr) -> u16 {
+    TcpListener::bind((ip, 0)).unwrap().local_addr().unwrap().port()
 }
 
 pub struct ServerProcess {
@@ -40,9 +40,9 @@ impl ServerProcess {
         ServerProcess { name, child: Some(child), dir: dir.to_path_buf() }
     }
 
-    /// Polls until the server accepts on `port` and (without implicit TLS)
+    /// Polls until the server accepts on `addr` and (without implicit TLS)
     /// sends a 220 line; fails early when the process exits.
-    pub fn wait_ready(&mut self, port: u16, tls: TlsMode, limit: Duration) -> Result<(), String> {
+    pub fn wait_ready(&mut self, addr: SocketAddr, tls: TlsMode, limit: Duration) -> Result<(), String> {
         let deadline = Instant::now() + limit;
         let mut last = String::from("never connected");
         while Instant::now() < deadline {
@@ -51,7 +51,7 @@ impl ServerProcess {
                     return Err(format!("{} exited during startup: {status}", self.name));
                 }
             }
-            match TcpStream::connect((Ipv4Addr::LOCALHOST, port)) {
+            match TcpStream::connect(addr) {
                 Ok(stream) if tls == TlsMode::Implicit => {
                     drop(stream);
                     return Ok(());
@@ -68,7 +68,7 @@ impl ServerProcess {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Err(format!("{} not ready on port {port} within {limit:?}: {last}", self.name))
+        Err(format!("{} not ready on {addr} within {limit:?}: {last}", self.name))
     }
 
     /// The content of every `*.log` file in the server's directory.

@@ -46,9 +46,9 @@ pub fn command(s: &Setup) -> Command {
     line("ServerName \"ftp_exporter interop\"");
     line("ServerType standalone");
     line("DefaultServer on");
-    line("UseIPv6 off");
+    line(if s.ip.is_ipv6() { "UseIPv6 on" } else { "UseIPv6 off" });
     line(&format!("Port {}", s.port));
-    line("DefaultAddress 127.0.0.1");
+    line(&format!("DefaultAddress {}", s.ip));
     line("SocketBindTight on");
     line("User nobody");
     line("Group nogroup");

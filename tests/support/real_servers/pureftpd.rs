@@ -31,10 +31,11 @@ pub fn command(s: &Setup) -> Command {
 
     let mut cmd = Command::new(binary);
     cmd.arg("--bind")
-        .arg(format!("127.0.0.1,{}", s.port))
+        .arg(format!("{},{}", s.ip, s.port))
         .arg("--login")
         .arg(format!("puredb:{}", pdb.display()))
-        .args(["--noanonymous", "--chrooteveryone", "--dontresolve", "--ipv4only"])
+        .args(["--noanonymous", "--chrooteveryone", "--dontresolve"])
+        .arg(if s.ip.is_ipv6() { "--ipv6only" } else { "--ipv4only" })
         .args(["--syslogfacility", "none"])
         .arg("--altlog")
         .arg(format!("clf:{}", s.dir.join("xfer.log").display()))

@@ -10,7 +10,7 @@ pub fn command(s: &Setup) -> Command {
     let mut cmd = Command::new(paths::venv_python());
     cmd.arg("-u")
         .arg(paths::support_file("pyftpd_server.py"))
-        .args(["--port", &s.port.to_string()])
+        .args(["--address", &s.ip.to_string(), "--port", &s.port.to_string()])
         .arg("--root")
         .arg(s.root)
         .args(["--user", &s.user.name])

@@ -26,9 +26,10 @@ pub fn command(s: &Setup) -> Command {
 
     let mut c = String::new();
     let mut line = |k: &str, v: &dyn std::fmt::Display| writeln!(c, "{k}={v}").unwrap();
-    line("listen", &"YES");
-    line("listen_ipv6", &"NO");
-    line("listen_address", &"127.0.0.1");
+    // vsftpd has one listener: IPv4 (`listen`) or IPv6 (`listen_ipv6`).
+    line("listen", &yes_no(s.ip.is_ipv4()));
+    line("listen_ipv6", &yes_no(s.ip.is_ipv6()));
+    line(if s.ip.is_ipv4() { "listen_address" } else { "listen_address6" }, &s.ip);
     line("listen_port", &s.port);
     line("background", &"NO");
     line("seccomp_sandbox", &"NO");
