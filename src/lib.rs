@@ -5,9 +5,15 @@
 //! `config → scheduler → check → Outcome → metrics/status → http`,
 //! with [`ftp`] the protocol engine underneath [`check`].
 
+pub mod app;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod embedded;
 pub mod ftp;
+pub mod http;
+pub mod metrics;
+pub mod scheduler;
 pub mod secret;
+pub mod status;

@@ -1,0 +1,139 @@
+//! `--log.level` and `--log.format=logfmt|json`, the flags every Prometheus
+//! exporter has, so log pipelines built for them parse this one too:
+//! `ts=… level=warn msg="check failing" target=partner-drop mode=active …`.
+
+use std::fmt;
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
+/// Installs the global subscriber, writing to stderr. Dependencies log at
+/// `warn` at most, whatever the level: their debug output is not ours to promise.
+pub fn init(level: LogLevel, format: LogFormat) {
+    // libunftp (the demo's server) logs every refused login at warn: the demo
+    // fails one on purpose every interval, so only its errors are shown.
+    let filter = EnvFilter::new(format!("warn,libunftp=error,ftp_exporter={}", level.as_str()));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        // No `target` (module path) key: events carry a `target` field (the FTP
+        // target's name) and JSON objects must not repeat a key.
+        LogFormat::Json => builder.json().flatten_event(true).with_target(false).try_init(),
+        LogFormat::Logfmt => builder.event_format(Logfmt).try_init(),
+    };
+}
+
+/// One logfmt line per event.
+pub struct Logfmt;
+
+/// Quotes a value when logfmt needs it (spaces, quotes, `=`, empty).
+fn value(out: &mut String, v: &str) {
+    if !v.is_empty() && v.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '=' && c != '\\') {
+        out.push_str(v);
+        return;
+    }
+    out.push('"');
+    for c in v.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+struct Fields {
+    msg: String,
+    rest: String,
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, v: &str) {
+        if field.name() == "message" {
+            self.msg = v.to_string();
+        } else {
+            self.rest.push(' ');
+            self.rest.push_str(field.name());
+            self.rest.push('=');
+            value(&mut self.rest, v);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, v: &dyn fmt::Debug) {
+        self.record_str(field, &format!("{v:?}"));
+    }
+}
+
+impl<S, N> FormatEvent<S, N> for Logfmt
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(&self, _ctx: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        let mut fields = Fields { msg: String::new(), rest: String::new() };
+        event.record(&mut fields);
+        let level = match *event.metadata().level() {
+            Level::ERROR => "error",
+            Level::WARN => "warn",
+            Level::INFO => "info",
+            Level::DEBUG => "debug",
+            Level::TRACE => "trace",
+        };
+        let mut line = format!(
+            "ts={} level={level} msg=",
+            humantime::format_rfc3339_millis(std::time::SystemTime::now())
+        );
+        value(&mut line, &fields.msg);
+        line.push_str(&fields.rest);
+        writeln!(w, "{line}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::value;
+
+    #[test]
+    fn values_are_quoted_only_when_needed() {
+        let q = |v: &str| {
+            let mut s = String::new();
+            value(&mut s, v);
+            s
+        };
+        assert_eq!(q("auth_failed"), "auth_failed");
+        assert_eq!(q(""), r#""""#);
+        assert_eq!(q("530 Login incorrect"), r#""530 Login incorrect""#);
+        assert_eq!(q("a\"b\nc"), r#""a\"b\nc""#);
+    }
+}

@@ -1,0 +1,145 @@
+//! The HTTP side (SPEC §6): serves what was already measured and never
+//! waits on an FTP server, except in `/probe`, which exists to do exactly
+//! that on request.
+//!
+//! Its own limits (SPEC §9): a bounded number of connections, a deadline for
+//! request headers (a slowloris client cannot hold a slot), a cap on a
+//! connection's lifetime, and no request bodies read at all.
+
+mod page;
+mod routes;
+pub mod web_config;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+use crate::check::{Mode, Outcome};
+use crate::metrics::{Metrics, TargetInfo};
+use crate::status::Status;
+
+pub use page::escape;
+pub use web_config::WebConfig;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the HTTP side asks of the rest of the exporter, beyond reading
+/// metrics and status: reloading, and checking a target on demand.
+pub trait Backend: Send + Sync + 'static {
+    /// Reloads the configuration; `Err` carries the message for the operator (file:line: key: …).
+    fn reload(&self) -> BoxFuture<'_, Result<(), String>>;
+    /// Checks a configured target now, in `mode` or all of its modes.
+    fn probe<'a>(&'a self, target: &'a str, mode: Option<Mode>) -> BoxFuture<'a, Option<Probed>>;
+}
+
+/// The result of an on-demand check.
+pub struct Probed {
+    pub info: TargetInfo,
+    pub outcomes: Vec<Outcome>,
+    pub diagnosis: Option<String>,
+}
+
+/// Everything a request handler may read.
+pub struct HttpState {
+    pub metrics: Arc<Metrics>,
+    pub status: Arc<Status>,
+    pub backend: Arc<dyn Backend>,
+    pub telemetry_path: String,
+    /// Set once a configuration is loaded (`/-/ready`).
+    pub ready: AtomicBool,
+    pub web: WebConfig,
+    pub limits: Limits,
+}
+
+/// The HTTP side's own limits (SPEC §9).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections served at once; more wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// Time a client gets to send a request's headers.
+    pub header_read_timeout: Duration,
+    /// Longest life of one connection: longer than any `/probe` (whose
+    /// check has its own deadline), short enough that idle keep-alive
+    /// connections cannot pin every slot.
+    pub max_connection_lifetime: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 256,
+            header_read_timeout: Duration::from_secs(10),
+            max_connection_lifetime: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Serves HTTP on `listener` until `stop` turns true.
+pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut stop: watch::Receiver<bool>) {
+    let limits = state.limits;
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    loop {
+        let slot = tokio::select! {
+            _ = stopped(&mut stop) => return,
+            s = slots.clone().acquire_owned() => s,
+        };
+        let Ok(slot) = slot else { return };
+        let (stream, peer) = tokio::select! {
+            _ = stopped(&mut stop) => return,
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accepting an HTTP connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let served =
+                tokio::time::timeout(limits.max_connection_lifetime, serve_connection(stream, state)).await;
+            if let Ok(Err(e)) = served {
+                tracing::debug!(peer = %peer, error = %e, "HTTP connection ended with an error");
+            }
+        });
+    }
+}
+
+/// Resolves once `stop` is true (or its sender is gone), holding no borrow of it.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+async fn serve_connection(stream: tokio::net::TcpStream, state: Arc<HttpState>) -> Result<(), String> {
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(state.limits.header_read_timeout)
+        .max_buf_size(64 * 1024);
+    let svc_state = state.clone();
+    let service = service_fn(move |req| {
+        let state = svc_state.clone();
+        async move { Ok::<_, std::convert::Infallible>(routes::handle(&state, req).await) }
+    });
+    match state.web.tls_acceptor() {
+        Some(acceptor) => {
+            let tls = tokio::time::timeout(state.limits.header_read_timeout, acceptor.accept(stream))
+                .await
+                .map_err(|_| "TLS handshake timed out".to_string())?
+                .map_err(|e| format!("TLS handshake: {e}"))?;
+            builder.serve_connection(TokioIo::new(tls), service).await.map_err(|e| e.to_string())
+        }
+        None => builder.serve_connection(TokioIo::new(stream), service).await.map_err(|e| e.to_string()),
+    }
+}

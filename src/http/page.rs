@@ -1,0 +1,175 @@
+//! The status page and the plain-text transcript view.
+//!
+//! Banners and reply texts are chosen by the FTP server, target names and
+//! labels by whoever writes the config: every one of them goes through
+//! [`escape`] before it reaches HTML (SPEC §9), and links are built with
+//! percent-encoding. No scripts, no external assets.
+
+use std::fmt::Write as _;
+use std::time::SystemTime;
+
+use crate::check::Outcome;
+use crate::status::TargetStatus;
+
+/// HTML-escapes text for element content and double- or single-quoted attributes.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn query_value(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn time(t: Option<SystemTime>) -> String {
+    t.map(|t| humantime::format_rfc3339_seconds(t).to_string()).unwrap_or_else(|| "never".into())
+}
+
+/// One line summing up an outcome, as `probe` prints it (SPEC §7).
+pub fn summary(o: &Outcome) -> String {
+    match &o.failure {
+        None => format!("{}: ok {:.3}s", o.mode, o.duration.as_secs_f64()),
+        Some(f) => format!(
+            "{}: FAILED phase={} reason={} code={} after {:.3}s: {}",
+            o.mode,
+            f.phase,
+            f.reason,
+            f.code,
+            o.duration.as_secs_f64(),
+            f.message
+        ),
+    }
+}
+
+/// The transcript (PASS already masked by [`crate::check::Transcript`]),
+/// per-phase timings and the summary line.
+pub fn transcript_text(o: &Outcome) -> String {
+    let mut out = o.transcript.to_string();
+    out.push('\n');
+    for (phase, d) in &o.phases {
+        let _ = writeln!(out, "{:>13} {:.3}s", phase.as_str(), d.as_secs_f64());
+    }
+    out.push_str(&summary(o));
+    out.push('\n');
+    out
+}
+
+const STYLE: &str = "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}\
+td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}\
+.up{background:#d8f5d8}.down{background:#f8d7d7}.pending{background:#eee}.diag{font-style:italic}";
+
+pub fn render(targets: &[(String, TargetStatus)], telemetry_path: &str) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"30\">\
+         <title>ftp_exporter</title><style>{STYLE}</style></head><body>\n<h1>ftp_exporter {}</h1>\n\
+         <p><a href=\"{}\">Metrics</a> · {} targets</p>\n<table>\n<tr><th>target</th><th>mode</th><th>state</th>\
+         <th>phase</th><th>reason</th><th>code</th><th>message</th><th>duration</th><th>last check</th>\
+         <th>last success</th><th>transcript</th></tr>\n",
+        env!("CARGO_PKG_VERSION"),
+        escape(telemetry_path),
+        targets.len()
+    );
+    for (name, t) in targets {
+        for mode in &t.modes {
+            let last = t.last.get(mode);
+            let (class, state) = match last.map(|m| m.outcome.success()) {
+                Some(true) => ("up", "up"),
+                Some(false) => ("down", "down"),
+                None => ("pending", "pending"),
+            };
+            let failure = last.and_then(|m| m.outcome.failure.as_ref());
+            let link_q = format!("target={}&amp;mode={}", query_value(name), mode.as_str());
+            let _ = write!(
+                h,
+                "<tr class=\"{class}\"><td title=\"{}\">{}</td><td>{}</td><td>{state}</td><td>{}</td><td>{}</td>\
+                 <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>",
+                escape(&t.address),
+                escape(name),
+                mode.as_str(),
+                failure.map(|f| f.phase.as_str()).unwrap_or(""),
+                failure.map(|f| f.reason.as_str()).unwrap_or(""),
+                escape(failure.map(|f| f.code.as_str()).unwrap_or("")),
+                escape(failure.map(|f| f.message.as_str()).unwrap_or("")),
+                last.map(|m| format!("{:.3}s", m.outcome.duration.as_secs_f64())).unwrap_or_default(),
+                time(last.map(|m| m.outcome.finished_at)),
+                time(last.and_then(|m| m.last_success)),
+            );
+            if last.is_some() {
+                let _ = write!(h, "<a href=\"/transcript?{link_q}\">last</a> · ");
+            }
+            let _ = writeln!(h, "<a href=\"/probe?{link_q}&amp;debug=true\">check now</a></td></tr>");
+        }
+        if let Some(d) = &t.diagnosis {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td colspan=\"10\" class=\"diag\">{}</td></tr>",
+                escape(name),
+                escape(d)
+            );
+        }
+    }
+    h.push_str("</table>\n</body></html>\n");
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::check::{Failure, Mode, Phase, Reason, Transcript};
+    use crate::status::ModeStatus;
+
+    #[test]
+    fn hostile_strings_are_escaped() {
+        let evil = "<script>alert('x')</script>\"&";
+        let mut transcript = Transcript::new();
+        transcript.received(Duration::ZERO, &format!("220 {evil}"));
+        let outcome = Outcome {
+            mode: Mode::Passive,
+            finished_at: SystemTime::UNIX_EPOCH,
+            duration: Duration::from_millis(3),
+            phases: vec![],
+            failure: Some(Failure::new(
+                Phase::Banner,
+                Reason::ProtocolError,
+                evil,
+                format!("bad banner {evil}"),
+            )),
+            bytes: vec![],
+            passive_address_mismatch: None,
+            passive_advertised: None,
+            tls: None,
+            transcript,
+        };
+        let status = TargetStatus {
+            address: evil.into(),
+            modes: vec![Mode::Passive, Mode::Active],
+            last: BTreeMap::from([(
+                Mode::Passive,
+                ModeStatus { outcome: Arc::new(outcome), last_success: None },
+            )]),
+            diagnosis: Some(evil.into()),
+        };
+        let html = render(&[(format!("t{evil}"), status)], "/metrics");
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(!html.contains("alert('x')"));
+        assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&quot;&amp;"));
+        assert!(html.contains("target=t%3Cscript%3Ealert%28%27x%27%29%3C%2Fscript%3E%22%26&amp;mode=passive"));
+        assert!(html.contains("<td>pending</td>"), "active mode has not run yet");
+    }
+}
