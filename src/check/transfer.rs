@@ -105,9 +105,14 @@ impl Session<'_> {
     async fn upload(&mut self, command: &str, content: &[u8]) -> Result<()> {
         let mut stream = self.open("STOR", command).await?;
         data::write_all(&mut stream, content, self.deadline).await?;
-        drop(stream);
         self.note(&format!("{} bytes sent", content.len()));
-        self.final_reply("STOR").await
+        // Keep the socket open until the server confirms: a TLS 1.3 server
+        // sends session tickets on the data connection that an upload never
+        // reads, and closing a socket with unread input sends RST, which
+        // makes vsftpd (426) and pyftpdlib drop the tail of the upload.
+        let reply = self.final_reply("STOR").await;
+        drop(stream);
+        reply
     }
 
     async fn final_reply(&mut self, verb: &'static str) -> Result<()> {
