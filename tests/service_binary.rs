@@ -2,13 +2,13 @@
 //! (logfmt and JSON), SIGHUP reload, SIGTERM exit 0, `check-config` exit
 //! codes, `demo` — and no password in any log line.
 
-mod service_common;
+mod support;
 
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use service_common::*;
+use support::service::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ftp_exporter");
 

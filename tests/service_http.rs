@@ -2,11 +2,11 @@
 //! health, reload (good, bad, target removed), the status page against a
 //! hostile server, and that no password shows up anywhere it serves.
 
-mod service_common;
+mod support;
 
 use std::time::Duration;
 
-use service_common::*;
+use support::service::*;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 const CONFIG: &str = r#"

@@ -3,11 +3,11 @@
 //! how a failure series appears and goes away, and that a real scrape
 //! passes `promtool check metrics`.
 
-mod service_common;
+mod support;
 
 use std::time::Duration;
 
-use service_common::*;
+use support::service::*;
 
 const CONFIG: &str = r#"
 defaults:

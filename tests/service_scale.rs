@@ -2,12 +2,12 @@
 //! target × mode is checked within one interval (first runs spread over
 //! it), with the concurrency limit holding.
 
-mod service_common;
+mod support;
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use service_common::*;
+use support::service::*;
 
 const TARGETS: usize = 200;
 const INTERVAL_SECS: u64 = 10;

@@ -2,7 +2,7 @@
 //! certificate expiry reaches `/metrics`, served over HTTPS as configured by
 //! `--web.config.file` (exporter-toolkit's `tls_server_config`).
 
-mod service_common;
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,29 +10,9 @@ use std::time::Duration;
 use ftp_exporter::app::{App, AppOptions};
 use ftp_exporter::embedded::{EmbeddedOptions, EmbeddedServer};
 use ftp_exporter::http::WebConfig;
-use rcgen::{date_time_ymd, BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-use service_common::*;
+use support::certs::TestCa;
+use support::service::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A CA and one certificate for 127.0.0.1/localhost; returns (ca.pem, cert.pem, key.pem, notAfter).
-fn pki(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf, i64) {
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "service test CA");
-    let issuer = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let mut leaf = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-    leaf.distinguished_name.push(DnType::CommonName, "localhost");
-    leaf.not_before = date_time_ymd(2024, 1, 1);
-    leaf.not_after = date_time_ymd(2098, 6, 30);
-    let not_after = leaf.not_after.unix_timestamp();
-    let key = KeyPair::generate().unwrap();
-    let cert = leaf.signed_by(&key, &issuer).unwrap();
-    let (ca_file, cert_file, key_file) = (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&ca_file, issuer.pem()).unwrap();
-    std::fs::write(&cert_file, format!("{}{}", cert.pem(), issuer.pem())).unwrap();
-    std::fs::write(&key_file, key.serialize_pem()).unwrap();
-    (ca_file, cert_file, key_file, not_after)
-}
 
 async fn https_get(addr: std::net::SocketAddr, ca: &std::path::Path, path: &str) -> String {
     let mut roots = rustls::RootCertStore::empty();
@@ -60,7 +40,10 @@ async fn https_get(addr: std::net::SocketAddr, ca: &std::path::Path, path: &str)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ftps_expiry_over_https() {
     let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key, not_after) = pki(dir.path());
+    let test_ca = TestCa::new(dir.path(), "service");
+    let server_cert = test_ca.server_cert(dir.path(), "server", false);
+    let (ca, cert, key, not_after) =
+        (test_ca.ca_file.clone(), server_cert.cert_file, server_cert.key_file, server_cert.not_after);
     let root = dir.path().join("root");
     std::fs::create_dir_all(&root).unwrap();
     let mut opts = EmbeddedOptions::new(&root, USER, PASSWORD);
@@ -73,13 +56,14 @@ async fn ftps_expiry_over_https() {
         &config,
         format!(
             "defaults: {{ interval: 2s, timeout: 2s }}\ntargets:\n  - name: ftps\n    address: {}\n    \
-             username: {USER}\n    password_file: good.pw\n    tls: explicit\n    tls_ca_file: ca.pem\n",
+             username: {USER}\n    password_file: good.pw\n    tls: explicit\n    tls_ca_file: service-ca.pem\n",
             ftp.addr()
         ),
     )
     .unwrap();
     let web = dir.path().join("web.yml");
-    std::fs::write(&web, "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n").unwrap();
+    std::fs::write(&web, "tls_server_config:\n  cert_file: server-cert.pem\n  key_file: server-key.pem\n")
+        .unwrap();
 
     let mut app_opts = AppOptions::new(&config);
     app_opts.listen_address = "127.0.0.1:0".into();

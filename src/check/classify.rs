@@ -27,14 +27,15 @@ pub fn classify(phase: Phase, err: &Error) -> Failure {
         Error::Content(_) => Reason::ContentMismatch,
         Error::TlsHandshake(_) => Reason::TlsHandshakeFailed,
         Error::TlsCertificate(_) => Reason::TlsCertificateInvalid,
-        Error::Unexpected { verb, reply } => reply_reason(phase, verb, reply.code),
+        Error::Unexpected { verb, reply } => reply_reason(phase, verb, reply.code, reply.text()),
     };
     Failure { phase, reason, code, message: err.to_string() }
 }
 
-fn reply_reason(phase: Phase, verb: &str, code: u16) -> Reason {
+fn reply_reason(phase: Phase, verb: &str, code: u16, text: &str) -> Reason {
     match code {
         421 => Reason::ServiceUnavailable,
+        530 if phase == Phase::Login && is_connection_limit(text) => Reason::ServiceUnavailable,
         530 | 430 | 332 if phase == Phase::Login => Reason::AuthFailed,
         450 | 550 if FILE_VERBS.contains(&verb) => Reason::FileUnavailable,
         // AUTH TLS refused: the server cannot do FTPS (RFC 4217 §4: 431, 500, 502, 504, 534).
@@ -43,6 +44,15 @@ fn reply_reason(phase: Phase, verb: &str, code: u16) -> Reason {
         // A positive reply where another was expected: out of sequence.
         _ => Reason::ProtocolError,
     }
+}
+
+/// ProFTPD answers its connection limits (`MaxClients`, `MaxClientsPerHost`)
+/// with 530 to PASS, "Sorry, the maximum number of allowed clients (1) are
+/// already connected": a full server, not wrong credentials.
+fn is_connection_limit(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    t.contains("maximum number of")
+        && (t.contains("client") || t.contains("connection") || t.contains("user"))
 }
 
 fn io_reason(e: &io::Error) -> Reason {
@@ -79,6 +89,16 @@ mod tests {
     fn replies() {
         assert_eq!(c(Phase::Login, reply("PASS", 530)), (Reason::AuthFailed, "530".into()));
         assert_eq!(c(Phase::Login, reply("PASS", 332)), (Reason::AuthFailed, "332".into()));
+        let full = Error::Unexpected {
+            verb: "PASS",
+            reply: Reply {
+                code: 530,
+                lines: vec![
+                    "530 Sorry, the maximum number of allowed clients (1) are already connected.".into()
+                ],
+            },
+        };
+        assert_eq!(c(Phase::Login, full), (Reason::ServiceUnavailable, "530".into()));
         assert_eq!(c(Phase::Banner, reply("banner", 421)), (Reason::ServiceUnavailable, "421".into()));
         assert_eq!(c(Phase::Transfer, reply("RETR", 550)), (Reason::FileUnavailable, "550".into()));
         assert_eq!(c(Phase::Transfer, reply("STOR", 450)), (Reason::FileUnavailable, "450".into()));

@@ -26,10 +26,12 @@ pub fn diagnose(outcomes: &[&Outcome]) -> Option<Diagnosis> {
 
     let both = |f: &dyn Fn(&Failure) -> bool| pf.is_some_and(f) && af.is_some_and(f);
     if let (Some(p), Some(a)) = (pf, af) {
-        if p.phase == a.phase && p.reason == a.reason && !is_data(p.phase)
+        // The same failure while opening a data connection can have a
+        // different cause per direction; anywhere else it is one cause.
+        if p.phase == a.phase && p.reason == a.reason && !opens_data(p.phase)
             || both(&|f| f.phase == Phase::Login)
         {
-            parts.push(format!("Both modes fail at {}/{}: {}", p.phase, p.reason, hint(p)));
+            parts.push(format!("Both modes fail at {}/{}: {}.", p.phase, p.reason, hint(p)));
         }
     }
     if parts.is_empty() {
@@ -57,8 +59,8 @@ pub fn diagnose(outcomes: &[&Outcome]) -> Option<Diagnosis> {
     }
 }
 
-fn is_data(phase: Phase) -> bool {
-    matches!(phase, Phase::DataSetup | Phase::DataConnect | Phase::Transfer)
+fn opens_data(phase: Phase) -> bool {
+    matches!(phase, Phase::DataSetup | Phase::DataConnect)
 }
 
 fn active_sentence(f: &Failure, passive_up: Option<bool>) -> String {
@@ -88,7 +90,7 @@ fn active_sentence(f: &Failure, passive_up: Option<bool>) -> String {
              (server-side NAT or proxy sending from another address, or someone racing the server); \
              it was refused."
         ),
-        _ => format!("Active mode fails at {}/{}{other}: {}", f.phase, f.reason, hint(f)),
+        _ => format!("Active mode fails at {}/{}{other}: {}.", f.phase, f.reason, hint(f)),
     }
 }
 
@@ -99,14 +101,14 @@ fn passive_sentence(f: &Failure, active_up: Option<bool>) -> String {
             format!(
                 "Passive mode fails at data_connect/{}{other}: the server's passive port range is not \
              reachable from the exporter (firewall/ACL on the server's side, or the DNAT of the range is \
-             missing); open the passive ports (e.g. pasv_min_port..pasv_max_port) or use active mode.",
+             missing); open the passive ports (vsftpd pasv_min_port to pasv_max_port, ProFTPD PassivePorts) or use active mode.",
                 f.reason
             )
         }
         (Phase::DataSetup, Reason::ProtocolError) => {
             format!("Passive mode fails: the server's reply to PASV/EPSV is malformed ({}){other}.", f.code)
         }
-        _ => format!("Passive mode fails at {}/{}{other}: {}", f.phase, f.reason, hint(f)),
+        _ => format!("Passive mode fails at {}/{}{other}: {}.", f.phase, f.reason, hint(f)),
     }
 }
 
@@ -139,4 +141,97 @@ fn hint(f: &Failure) -> String {
         (_, Reason::ConnectionRefused) => "a connection was refused",
     };
     s.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ftp::Transcript;
+    use std::time::{Duration, SystemTime};
+
+    fn outcome(mode: Mode, failure: Option<(Phase, Reason, &str)>) -> Outcome {
+        Outcome {
+            mode,
+            finished_at: SystemTime::now(),
+            duration: Duration::from_millis(10),
+            phases: Vec::new(),
+            failure: failure.map(|(p, r, c)| Failure::new(p, r, c, "x")),
+            bytes: Vec::new(),
+            passive_address_mismatch: None,
+            passive_advertised: None,
+            tls: None,
+            transcript: Transcript::new(),
+        }
+    }
+
+    fn summary(p: &Outcome, a: &Outcome) -> String {
+        let s = diagnose(&[p, a]).expect("a diagnosis").summary;
+        assert!(s.ends_with('.') && !s.contains(".."), "sentences end once: {s}");
+        s
+    }
+
+    #[test]
+    fn healthy_needs_no_diagnosis() {
+        assert_eq!(diagnose(&[&outcome(Mode::Passive, None), &outcome(Mode::Active, None)]), None);
+    }
+
+    #[test]
+    fn active_only_data_connect_timeout_is_the_exporters_inbound_path() {
+        let s = summary(
+            &outcome(Mode::Passive, None),
+            &outcome(Mode::Active, Some((Phase::DataConnect, Reason::Timeout, ""))),
+        );
+        assert!(s.contains("cannot open connections back to the exporter"), "{s}");
+        assert!(s.contains("while passive mode works") && s.contains("use passive mode"), "{s}");
+    }
+
+    #[test]
+    fn passive_only_data_connect_is_the_servers_port_range() {
+        let s = summary(
+            &outcome(Mode::Passive, Some((Phase::DataConnect, Reason::Timeout, ""))),
+            &outcome(Mode::Active, None),
+        );
+        assert!(s.contains("passive port range") && s.contains("server's side"), "{s}");
+    }
+
+    #[test]
+    fn port_refused_names_nat_on_the_exporters_side() {
+        let s = summary(
+            &outcome(Mode::Passive, None),
+            &outcome(Mode::Active, Some((Phase::DataSetup, Reason::Rejected, "500"))),
+        );
+        assert!(s.contains("behind NAT") && s.contains("advertise_address"), "{s}");
+    }
+
+    #[test]
+    fn mismatch_names_each_servers_setting() {
+        let mut p = outcome(Mode::Passive, None);
+        p.passive_address_mismatch = Some(true);
+        p.passive_advertised = Some("172.31.0.10:30000".parse().unwrap());
+        let s = summary(&p, &outcome(Mode::Active, None));
+        for needle in ["172.31.0.10", "pasv_address", "MasqueradeAddress", "-P in Pure-FTPd"] {
+            assert!(s.contains(needle), "{needle}: {s}");
+        }
+    }
+
+    #[test]
+    fn same_failure_in_both_modes_is_one_cause() {
+        let login = Some((Phase::Login, Reason::AuthFailed, "530"));
+        let s = summary(&outcome(Mode::Passive, login), &outcome(Mode::Active, login));
+        assert!(s.starts_with("Both modes fail at login/auth_failed") && s.contains("credentials"), "{s}");
+        let missing = Some((Phase::Transfer, Reason::FileUnavailable, "550"));
+        let s = summary(&outcome(Mode::Passive, missing), &outcome(Mode::Active, missing));
+        assert!(s.starts_with("Both modes fail at transfer/file_unavailable"), "{s}");
+        let filtered = Some((Phase::Connect, Reason::Timeout, ""));
+        let s = summary(&outcome(Mode::Passive, filtered), &outcome(Mode::Active, filtered));
+        assert!(s.contains("control port does not answer"), "{s}");
+    }
+
+    #[test]
+    fn one_mode_target() {
+        let s = diagnose(&[&outcome(Mode::Active, Some((Phase::Banner, Reason::ServiceUnavailable, "421")))])
+            .unwrap()
+            .summary;
+        assert!(s.starts_with("Active mode fails at banner/service_unavailable") && s.contains("421"), "{s}");
+    }
 }

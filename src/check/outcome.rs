@@ -66,6 +66,21 @@ impl Outcome {
         self.phases.iter().find(|(p, _)| *p == phase).map(|(_, d)| *d)
     }
 
+    /// The one-line summary of SPEC §7: `passive: ok 0.084s` or
+    /// `active: FAILED phase=data_connect reason=timeout code= after 10.002s`.
+    pub fn summary(&self) -> String {
+        let secs = self.duration.as_secs_f64();
+        match &self.failure {
+            None => format!("{}: ok {secs:.3}s", self.mode),
+            Some(f) => {
+                format!(
+                    "{}: FAILED phase={} reason={} code={} after {secs:.3}s",
+                    self.mode, f.phase, f.reason, f.code
+                )
+            }
+        }
+    }
+
     pub fn bytes(&self, op: Operation) -> Option<u64> {
         self.bytes.iter().find(|(o, _)| *o == op).map(|(_, b)| *b)
     }

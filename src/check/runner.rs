@@ -58,6 +58,11 @@ pub(super) struct Session<'a> {
 impl<'a> Session<'a> {
     fn new(plan: &'a CheckPlan, env: &'a CheckEnv) -> Self {
         let now = Instant::now();
+        let mut transcript = Transcript::new();
+        transcript.redact(&plan.password);
+        if let Some(account) = &plan.account {
+            transcript.redact(account);
+        }
         Session {
             plan,
             env,
@@ -72,7 +77,7 @@ impl<'a> Session<'a> {
             advertised: None,
             tls: None,
             tls_info: None,
-            transcript: Transcript::new(),
+            transcript,
             control: None,
             peer: None,
             local: None,
@@ -327,7 +332,12 @@ impl<'a> Session<'a> {
     }
 
     fn failed(&mut self, e: Error) -> Failure {
-        let f = classify(self.phase, &e);
+        let mut f = classify(self.phase, &e);
+        // The message quotes the server's reply, which may echo the password.
+        f.message = match self.control.as_mut() {
+            Some(c) => c.transcript_mut().scrub(&f.message),
+            None => self.transcript.scrub(&f.message),
+        };
         self.note(&format!("FAILED phase={} reason={} code={} {}", f.phase, f.reason, f.code, f.message));
         // After a protocol violation or a closed connection the control
         // channel is not worth a QUIT.

@@ -105,9 +105,14 @@ impl Session<'_> {
     async fn upload(&mut self, command: &str, content: &[u8]) -> Result<()> {
         let mut stream = self.open("STOR", command).await?;
         data::write_all(&mut stream, content, self.deadline).await?;
-        drop(stream);
         self.note(&format!("{} bytes sent", content.len()));
-        self.final_reply("STOR").await
+        // Keep the socket open until the server confirms: a TLS 1.3 server
+        // sends session tickets on the data connection that an upload never
+        // reads, and closing a socket with unread input sends RST, which
+        // makes vsftpd (426) and pyftpdlib drop the tail of the upload.
+        let reply = self.final_reply("STOR").await;
+        drop(stream);
+        reply
     }
 
     async fn final_reply(&mut self, verb: &'static str) -> Result<()> {
@@ -211,14 +216,28 @@ impl Session<'_> {
     }
 
     /// EPSV or PASV (SPEC §4 `passive.epsv`), and where to connect.
+    ///
+    /// `auto` uses EPSV when the server offers it (or the peer is IPv6) and
+    /// falls back to PASV on 500–504. EPSV replies carry no address, yet the
+    /// address a server puts in 227 is what breaks PASV clients behind NAT
+    /// (SPEC §8), so on IPv4 `auto` also sends one PASV per session just to
+    /// learn it. With `trust_advertised_address` the advertised address is
+    /// the point, so `auto` means PASV.
     async fn passive_address(&mut self) -> Result<SocketAddr> {
         let peer = self.peer.ok_or(Error::Closed)?;
-        let epsv = match self.plan.passive.epsv {
+        let opts = &self.plan.passive;
+        let auto = opts.epsv == Toggle::Auto;
+        let epsv = match opts.epsv {
             Toggle::Always => true,
             Toggle::Never => false,
-            Toggle::Auto => peer.is_ipv6() || self.server_offers_epsv().await?,
+            Toggle::Auto => {
+                !opts.trust_advertised_address && (peer.is_ipv6() || self.server_offers_epsv().await?)
+            }
         };
         if epsv {
+            if auto && peer.is_ipv4() && self.advertised.is_none() {
+                self.learn_advertised_address(peer).await?;
+            }
             let reply = self.control()?.command("EPSV").await?;
             if reply.code == 229 {
                 let port = parse_229(reply.text()).map_err(|source| Error::Codec {
@@ -229,9 +248,7 @@ impl Session<'_> {
                 // RFC 2428 §3: the data connection goes to the control connection's peer.
                 return Ok(SocketAddr::new(peer.ip(), port));
             }
-            let fallback =
-                self.plan.passive.epsv == Toggle::Auto && peer.is_ipv4() && (500..=504).contains(&reply.code);
-            if !fallback {
+            if !(auto && peer.is_ipv4() && (500..=504).contains(&reply.code)) {
                 return Err(Error::Unexpected { verb: "EPSV", reply });
             }
             self.note("EPSV refused, falling back to PASV");
@@ -243,9 +260,7 @@ impl Session<'_> {
             source,
         })?;
         let advertised = SocketAddr::V4(advertised);
-        let mismatch = canonical(advertised.ip()) != canonical(peer.ip());
-        self.advertised = Some(advertised);
-        self.mismatch = Some(self.mismatch.unwrap_or(false) || mismatch);
+        let mismatch = self.record_advertised(advertised, peer);
         if self.plan.passive.trust_advertised_address {
             return Ok(advertised);
         }
@@ -258,6 +273,35 @@ impl Session<'_> {
             ));
         }
         Ok(SocketAddr::new(peer.ip(), advertised.port()))
+    }
+
+    /// One PASV whose only purpose is the address in its 227 reply. Its
+    /// failure does not fail the check (the data connection uses EPSV); it
+    /// is noted in the transcript and the mismatch stays unknown.
+    async fn learn_advertised_address(&mut self, peer: SocketAddr) -> Result<()> {
+        let reply = self.control()?.command("PASV").await?;
+        match (reply.code, parse_host_port(reply.text())) {
+            (227, Ok(advertised)) => {
+                if self.record_advertised(SocketAddr::V4(advertised), peer) {
+                    self.note(&format!(
+                        "227 advertises {}, not the control peer {}: PASV clients behind this NAT fail",
+                        advertised.ip(),
+                        peer.ip()
+                    ));
+                }
+            }
+            (227, Err(e)) => self.note(&format!("PASV (address check only): {e}")),
+            _ => self.note("PASV (address check only) refused"),
+        }
+        Ok(())
+    }
+
+    /// Remembers the address a 227 advertised; true when it is not the control peer's.
+    fn record_advertised(&mut self, advertised: SocketAddr, peer: SocketAddr) -> bool {
+        let mismatch = canonical(advertised.ip()) != canonical(peer.ip());
+        self.advertised = Some(advertised);
+        self.mismatch = Some(self.mismatch.unwrap_or(false) || mismatch);
+        mismatch
     }
 
     /// FEAT once per session: does the server list EPSV (RFC 2389, RFC 2428)?

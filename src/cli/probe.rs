@@ -205,22 +205,6 @@ pub async fn run(args: ProbeArgs) -> i32 {
     }
 }
 
-/// The one-line summary of a mode: `passive: ok 0.084s` or
-/// `active: FAILED phase=data_connect reason=timeout code= after 10.002s`.
-pub fn summary_line(o: &Outcome) -> String {
-    match &o.failure {
-        None => format!("{}: ok {:.3}s", o.mode, o.duration.as_secs_f64()),
-        Some(f) => format!(
-            "{}: FAILED phase={} reason={} code={} after {:.3}s",
-            o.mode,
-            f.phase,
-            f.reason,
-            f.code,
-            o.duration.as_secs_f64()
-        ),
-    }
-}
-
 pub fn render_text(outcomes: &[Outcome], diagnosis: Option<&str>) -> String {
     let mut s = String::new();
     for o in outcomes {
@@ -256,7 +240,7 @@ pub fn render_text(outcomes: &[Outcome], diagnosis: Option<&str>) -> String {
         s.push_str(&format!("diagnosis: {d}\n"));
     }
     for o in outcomes {
-        s.push_str(&summary_line(o));
+        s.push_str(&o.summary());
         s.push('\n');
     }
     s

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::secret::Secret;
+
 /// Lines kept at most; later lines are counted, not stored.
 const MAX_LINES: usize = 400;
 /// Characters kept per line.
@@ -37,6 +39,9 @@ pub struct Line {
 pub struct Transcript {
     lines: Vec<Line>,
     dropped: usize,
+    /// Values replaced by `****` wherever they appear: a server may echo
+    /// the password back (`530 bad password hunter2`).
+    redact: Vec<Secret>,
 }
 
 impl Transcript {
@@ -63,6 +68,26 @@ impl Transcript {
         self.push(at, Direction::Note, text);
     }
 
+    /// Masks `secret` in every line recorded from now on, and in [`Transcript::scrub`].
+    /// Values shorter than 3 characters are not masked: replacing them would
+    /// garble the transcript and reveal more than it hides.
+    pub fn redact(&mut self, secret: &Secret) {
+        if secret.expose().chars().count() >= 3 && !self.redact.contains(secret) {
+            self.redact.push(secret.clone());
+        }
+    }
+
+    /// `text` with every redacted value replaced by `****`.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for secret in &self.redact {
+            if out.contains(secret.expose()) {
+                out = out.replace(secret.expose(), "****");
+            }
+        }
+        out
+    }
+
     pub fn lines(&self) -> &[Line] {
         &self.lines
     }
@@ -72,6 +97,7 @@ impl Transcript {
             self.dropped += 1;
             return;
         }
+        let text = self.scrub(text);
         let mut kept: String =
             text.chars().map(|c| if c.is_control() { '\u{FFFD}' } else { c }).take(MAX_LINE_CHARS).collect();
         if text.chars().nth(MAX_LINE_CHARS).is_some() {
@@ -124,6 +150,17 @@ mod tests {
         assert_eq!(t.lines().len(), MAX_LINES);
         assert_eq!(t.lines()[0].text.chars().count(), MAX_LINE_CHARS + 1, "kept width plus the … marker");
         assert!(t.to_string().contains("600 more lines not kept"));
+    }
+
+    #[test]
+    fn redacted_values_never_recorded() {
+        let mut t = Transcript::new();
+        t.redact(&Secret::new("hunter2"));
+        t.redact(&Secret::new("ab"));
+        t.received(Duration::ZERO, "530 bad password hunter2 for ab");
+        assert_eq!(t.lines()[0].text, "530 bad password **** for ab");
+        assert_eq!(t.scrub("x hunter2 y"), "x **** y");
+        assert!(!format!("{t:?}").contains("hunter2"));
     }
 
     #[test]

@@ -35,22 +35,6 @@ fn time(t: Option<SystemTime>) -> String {
     t.map(|t| humantime::format_rfc3339_seconds(t).to_string()).unwrap_or_else(|| "never".into())
 }
 
-/// One line summing up an outcome, as `probe` prints it (SPEC §7).
-pub fn summary(o: &Outcome) -> String {
-    match &o.failure {
-        None => format!("{}: ok {:.3}s", o.mode, o.duration.as_secs_f64()),
-        Some(f) => format!(
-            "{}: FAILED phase={} reason={} code={} after {:.3}s: {}",
-            o.mode,
-            f.phase,
-            f.reason,
-            f.code,
-            o.duration.as_secs_f64(),
-            f.message
-        ),
-    }
-}
-
 /// The transcript (PASS already masked by [`crate::check::Transcript`]),
 /// per-phase timings and the summary line.
 pub fn transcript_text(o: &Outcome) -> String {
@@ -59,7 +43,7 @@ pub fn transcript_text(o: &Outcome) -> String {
     for (phase, d) in &o.phases {
         let _ = writeln!(out, "{:>13} {:.3}s", phase.as_str(), d.as_secs_f64());
     }
-    out.push_str(&summary(o));
+    out.push_str(&o.summary());
     out.push('\n');
     out
 }

@@ -42,9 +42,29 @@ async fn epsv_refused_falls_back_to_pasv() {
     let outcome = check(&plan(&server, Mode::Passive)).await;
     assert_success(&outcome);
     let verbs = server.verbs();
-    let epsv = verbs.iter().position(|v| v == "EPSV").expect("EPSV tried first");
-    let pasv = verbs.iter().position(|v| v == "PASV").expect("then PASV");
-    assert!(epsv < pasv, "{verbs:?}");
+    // auto on IPv4: one PASV to learn the advertised address, EPSV for the
+    // data connection, and PASV again when EPSV is refused.
+    let data_setup: Vec<&str> =
+        verbs.iter().map(String::as_str).filter(|v| matches!(*v, "PASV" | "EPSV" | "LIST")).collect();
+    assert_eq!(data_setup, ["PASV", "EPSV", "PASV", "LIST"], "{verbs:?}");
+    assert_eq!(outcome.passive_address_mismatch, Some(false));
+}
+
+#[tokio::test]
+async fn epsv_auto_still_learns_the_advertised_address() {
+    let server =
+        FaultServer::start(Script::new().pasv(PasvFault::Advertise(Ipv4Addr::new(127, 0, 0, 2)))).await;
+    let outcome = check(&plan(&server, Mode::Passive)).await;
+    assert_success(&outcome);
+    assert_eq!(outcome.passive_address_mismatch, Some(true), "{}", outcome.transcript);
+    assert_eq!(outcome.passive_advertised.map(|a| a.ip()), Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))));
+    let verbs = server.verbs();
+    assert!(verbs.iter().any(|v| v == "EPSV"), "the data connection still uses EPSV: {verbs:?}");
+    // trust_advertised_address makes auto mean PASV: EPSV has no address to trust.
+    let mut trusting = plan(&server, Mode::Passive);
+    trusting.passive.trust_advertised_address = true;
+    let outcome = check(&trusting).await;
+    assert_failure(&outcome, Phase::DataConnect, Reason::ConnectionRefused, "");
 }
 
 #[tokio::test]

@@ -261,3 +261,26 @@ async fn quit_never_answered() {
     assert_failure(&outcome, Phase::Quit, Reason::Timeout, "");
     assert!(started.elapsed() <= plan.timeout + Duration::from_millis(500), "{:?}", started.elapsed());
 }
+
+/// A server that echoes the password in its refusal: the secret must not
+/// reach the transcript or the failure message (both are shown to people).
+#[tokio::test]
+async fn password_echoed_by_the_server_is_masked() {
+    let server = FaultServer::start(
+        Script::new().on("PASS", Reaction::Reply("530 Password Hunter2-Secret is wrong".into())),
+    )
+    .await;
+    let mut p = plan(&server, Mode::Passive);
+    p.username = "bob".into();
+    p.password = Secret::new("Hunter2-Secret");
+    let outcome = check(&p).await;
+    assert_failure(&outcome, Phase::Login, Reason::AuthFailed, "530");
+    let message = &outcome.failure.as_ref().unwrap().message;
+    let transcript = outcome.transcript.to_string();
+    assert!(transcript.contains("530 Password **** is wrong"), "{transcript}");
+    assert!(
+        !transcript.contains("Hunter2-Secret") && !message.contains("Hunter2-Secret"),
+        "{message}\n{transcript}"
+    );
+    assert!(message.contains("****"), "{message}");
+}

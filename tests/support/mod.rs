@@ -4,3 +4,4 @@
 
 pub mod certs;
 pub mod fault_server;
+pub mod service;
