@@ -33,9 +33,9 @@ fn nat_on_both_sides() {
     let svc = Service::start(
         &lab.client,
         &config(
-            "  - name: nat\n    address: 198.51.100.2\n    passive: { epsv: never }\n\
+            "  - name: nat\n    address: 198.51.100.2\n\
              \x20 - name: nat-trusting\n    address: 198.51.100.2\n    modes: [passive]\n\
-             \x20   passive: { epsv: never, trust_advertised_address: true }\n",
+             \x20   passive: { trust_advertised_address: true }\n",
         ),
     );
     let s = svc
