@@ -36,7 +36,8 @@ pub fn diagnose(outcomes: &[&Outcome]) -> Option<Diagnosis> {
     }
     if parts.is_empty() {
         if let Some(a) = af {
-            parts.push(active_sentence(a, passive.map(Outcome::success)));
+            let encrypted = active.is_some_and(|o| o.tls.is_some());
+            parts.push(active_sentence(a, passive.map(Outcome::success), encrypted));
         }
         if let Some(p) = pf {
             parts.push(passive_sentence(p, active.map(Outcome::success)));
@@ -63,7 +64,8 @@ fn opens_data(phase: Phase) -> bool {
     matches!(phase, Phase::DataSetup | Phase::DataConnect)
 }
 
-fn active_sentence(f: &Failure, passive_up: Option<bool>) -> String {
+/// `encrypted`: the session used FTPS, so no middlebox can read or rewrite PORT.
+fn active_sentence(f: &Failure, passive_up: Option<bool>, encrypted: bool) -> String {
     let other = if passive_up == Some(true) { " while passive mode works" } else { "" };
     match (f.phase, f.reason) {
         (Phase::DataConnect, Reason::Timeout) => format!(
@@ -78,13 +80,20 @@ fn active_sentence(f: &Failure, passive_up: Option<bool>) -> String {
              connections.",
             f.code
         ),
-        (Phase::DataSetup, Reason::Rejected) => format!(
-            "Active mode fails: the server refused the exporter's PORT/EPRT ({}){other}; typically the \
-             exporter is behind NAT and advertises its private address, which the server rejects; set \
-             active.advertise_address to the public address with active.port_range forwarded to the \
-             exporter, enable an FTP ALG on the NAT device, or use passive mode.",
-            f.code
-        ),
+        (Phase::DataSetup, Reason::Rejected) => {
+            let alg = if encrypted {
+                "an FTP ALG cannot help here: FTPS encrypts PORT, so the NAT device cannot rewrite it"
+            } else {
+                "or enable an FTP ALG on the NAT device"
+            };
+            format!(
+                "Active mode fails: the server refused the exporter's PORT/EPRT ({}){other}; typically the \
+                 exporter is behind NAT and advertises its private address, which the server rejects; set \
+                 active.advertise_address to the public address with active.port_range forwarded to the \
+                 exporter, or use passive mode; {alg}.",
+                f.code
+            )
+        }
         (Phase::DataConnect, Reason::UnexpectedPeer) => format!(
             "Active mode fails: a data connection came from an address other than the server's{other} \
              (server-side NAT or proxy sending from another address, or someone racing the server); \
@@ -201,6 +210,20 @@ mod tests {
             &outcome(Mode::Active, Some((Phase::DataSetup, Reason::Rejected, "500"))),
         );
         assert!(s.contains("behind NAT") && s.contains("advertise_address"), "{s}");
+    }
+
+    #[test]
+    fn an_alg_is_suggested_only_when_it_can_read_port() {
+        let refused = Some((Phase::DataSetup, Reason::Rejected, "500"));
+        let plain = summary(&outcome(Mode::Passive, None), &outcome(Mode::Active, refused));
+        assert!(plain.contains("or enable an FTP ALG"), "{plain}");
+        let mut tls = outcome(Mode::Active, refused);
+        tls.tls = Some(crate::check::TlsInfo::default());
+        let s = summary(&outcome(Mode::Passive, None), &tls);
+        assert!(
+            s.contains("an FTP ALG cannot help here: FTPS encrypts PORT") && !s.contains("or enable"),
+            "{s}"
+        );
     }
 
     #[test]
