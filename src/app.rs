@@ -89,6 +89,8 @@ struct Inner {
     metrics: Arc<Metrics>,
     status: Arc<Status>,
     buckets: Mutex<Vec<f64>>,
+    /// Shared with the running checks; its CA cache is dropped on every (re)load.
+    env: CheckEnv,
 }
 
 pub struct App {
@@ -117,7 +119,8 @@ impl App {
         let config = Config::load(&opts.config_file).map_err(|e| e.to_string())?;
         let metrics = Metrics::new(&config.metrics.duration_buckets).map_err(|e| e.to_string())?;
         let status = Status::new(diagnose);
-        let check = opts.check.unwrap_or_else(|| real_check(CheckEnv::default()));
+        let env = CheckEnv::default();
+        let check = opts.check.unwrap_or_else(|| real_check(env.clone()));
         let scheduler = Scheduler::new(metrics.clone(), status.clone(), check, opts.max_concurrency);
         let inner = Arc::new(Inner {
             config_file: opts.config_file,
@@ -125,6 +128,7 @@ impl App {
             metrics: metrics.clone(),
             status: status.clone(),
             buckets: Mutex::new(config.metrics.duration_buckets.clone()),
+            env,
         });
         inner.install(config).await;
 
@@ -172,6 +176,7 @@ impl App {
 impl Inner {
     async fn install(&self, config: Config) {
         let n = config.targets.len();
+        self.env.forget_verifiers();
         {
             let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
             if *buckets != config.metrics.duration_buckets {

@@ -47,6 +47,14 @@ impl CheckEnv {
     pub fn with_resolver(resolver: Arc<dyn Resolver>) -> Self {
         CheckEnv { resolver, verifiers: Arc::default() }
     }
+
+    /// Drops the cached verifiers so that CA files are read again: a config
+    /// reload is when operators expect a rotated `tls_ca_file` to count.
+    pub fn forget_verifiers(&self) {
+        if let Ok(mut cache) = self.verifiers.lock() {
+            cache.clear();
+        }
+    }
 }
 
 impl Default for CheckEnv {
@@ -58,5 +66,22 @@ impl Default for CheckEnv {
 impl std::fmt::Debug for CheckEnv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CheckEnv").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verifiers_are_cached_until_forgotten() {
+        let ca = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/test-ca.pem");
+        let env = CheckEnv::default();
+        let a = env.verifier(Some(&ca)).unwrap();
+        let b = env.verifier(Some(&ca)).unwrap();
+        assert!(Arc::ptr_eq(&a, &b), "one verifier per CA file");
+        env.clone().forget_verifiers();
+        let c = env.verifier(Some(&ca)).unwrap();
+        assert!(!Arc::ptr_eq(&a, &c), "a clone shares the cache, and forgetting reads the file again");
     }
 }
