@@ -28,6 +28,11 @@ use crate::status::Status;
 
 pub use offset::first_run_offset;
 
+/// A target changed by a reload lost its results (they described the old
+/// settings); its next check comes within this much, spread by the same
+/// stable offset, rather than up to a whole interval later.
+pub const RESTART_SPREAD: Duration = Duration::from_secs(10);
+
 /// Runs one check. Never fails: every problem is an [`Outcome`] with a failure.
 pub type CheckFn = Arc<dyn Fn(CheckPlan) -> Pin<Box<dyn Future<Output = Outcome> + Send>> + Send + Sync>;
 
@@ -74,10 +79,14 @@ impl<T: Schedulable> Scheduler<T> {
     }
 
     /// Makes the running set of targets equal to `targets`: unchanged ones
-    /// keep their task and results, changed ones restart from scratch,
-    /// removed ones stop and their series disappear.
+    /// keep their task and results, changed ones restart (results cleared,
+    /// next check within [`RESTART_SPREAD`]), removed ones stop and their
+    /// series disappear.
     pub async fn apply(&mut self, targets: Vec<T>) {
         let mut wanted: HashMap<String, T> = targets.into_iter().map(|t| (t.name().to_string(), t)).collect();
+        // Sessions of changed targets carry over: a `/probe` holding the old
+        // lock must still keep the restarted loop off the server.
+        let mut sessions: HashMap<String, Arc<tokio::sync::Mutex<()>>> = HashMap::new();
         let names: Vec<String> = self.running.keys().cloned().collect();
         for name in names {
             let unchanged =
@@ -91,6 +100,9 @@ impl<T: Schedulable> Scheduler<T> {
                 // Wait until it has really stopped, so it cannot record a
                 // result after its series were removed.
                 let _ = old.handle.await;
+                if wanted.contains_key(&name) {
+                    sessions.insert(name.clone(), old.session);
+                }
             }
             self.shared.metrics.remove_target(&name);
             self.shared.status.remove_target(&name);
@@ -101,8 +113,12 @@ impl<T: Schedulable> Scheduler<T> {
             let modes = target.modes();
             self.shared.status.add_target(&name, &info.address, &modes);
             self.shared.metrics.add_target(info, &modes);
-            let session = Arc::new(tokio::sync::Mutex::new(()));
-            let handle = tokio::spawn(target_loop::run(target.clone(), session.clone(), self.shared.clone()));
+            let (session, first) = match sessions.remove(&name) {
+                Some(session) => (session, first_run_offset(&name, target.interval().min(RESTART_SPREAD))),
+                None => (Arc::default(), first_run_offset(&name, target.interval())),
+            };
+            let handle =
+                tokio::spawn(target_loop::run(target.clone(), session.clone(), first, self.shared.clone()));
             self.running.insert(name, Running { target, session, handle });
         }
     }

@@ -5,18 +5,20 @@ use std::sync::Arc;
 
 use tokio::time::{sleep_until, Instant};
 
-use super::{first_run_offset, Schedulable, Shared};
+use super::{Schedulable, Shared};
 
+/// `first`: how long after the start the first round is due.
 pub(super) async fn run<T: Schedulable>(
     target: Arc<T>,
     session: Arc<tokio::sync::Mutex<()>>,
+    first: std::time::Duration,
     shared: Arc<Shared>,
 ) {
     let name = target.name().to_string();
     let interval = target.interval().max(std::time::Duration::from_millis(1));
     let modes = target.modes();
     let mut stop = shared.stop.clone();
-    let mut due = Instant::now() + first_run_offset(&name, interval);
+    let mut due = Instant::now() + first;
     loop {
         tokio::select! {
             biased;

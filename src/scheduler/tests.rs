@@ -212,6 +212,26 @@ async fn reload_keeps_unchanged_restarts_changed_and_removes_gone() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_changed_target_is_checked_again_soon_not_an_interval_later() {
+    let (mut s, m, log) = setup(Duration::from_secs(1), 64);
+    s.apply(vec![t("hourly", 3600)]).await;
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    let before = log.lock().unwrap().len();
+    assert_eq!(before, 2, "one round of two modes in the first hour");
+    let mut changed = t("hourly", 3600);
+    changed.tag = 1;
+    let reloaded = Instant::now();
+    s.apply(vec![changed]).await;
+    tokio::time::sleep(RESTART_SPREAD + Duration::from_secs(3)).await;
+    let runs = log.lock().unwrap().clone();
+    let after: Vec<&Run> = runs.iter().filter(|r| r.start >= reloaded).collect();
+    assert_eq!(after.len(), 2, "both modes checked within {RESTART_SPREAD:?} of the reload: {after:?}");
+    assert!(after[0].start - reloaded < RESTART_SPREAD);
+    assert!(m.encode().contains(r#"ftp_up{mode="passive",target="hourly"} 1"#));
+    s.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn shutdown_lets_a_running_check_finish_within_grace_and_aborts_after() {
     let (mut s, m, log) = setup(Duration::from_secs(3), 64);
     let target = t("a", 10);
