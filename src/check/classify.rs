@@ -38,8 +38,9 @@ fn reply_reason(phase: Phase, verb: &str, code: u16, text: &str) -> Reason {
         530 if phase == Phase::Login && is_connection_limit(text) => Reason::ServiceUnavailable,
         530 | 430 | 332 if phase == Phase::Login => Reason::AuthFailed,
         450 | 550 if FILE_VERBS.contains(&verb) => Reason::FileUnavailable,
-        // AUTH TLS refused: the server cannot do FTPS (RFC 4217 §4: 431, 500, 502, 504, 534).
-        c if c >= 400 && verb == "AUTH" => Reason::TlsHandshakeFailed,
+        // AUTH TLS, PBSZ or PROT refused: TLS cannot be negotiated
+        // (RFC 4217 §4, §8–9: 431, 500, 502, 504, 534, 536).
+        c if c >= 400 && phase == Phase::Tls => Reason::TlsHandshakeFailed,
         c if c >= 400 => Reason::Rejected,
         // A positive reply where another was expected: out of sequence.
         _ => Reason::ProtocolError,
@@ -106,6 +107,7 @@ mod tests {
         assert_eq!(c(Phase::DataSetup, reply("PORT", 500)), (Reason::Rejected, "500".into()));
         assert_eq!(c(Phase::DataSetup, reply("PASV", 530)), (Reason::Rejected, "530".into()));
         assert_eq!(c(Phase::Tls, reply("AUTH", 502)), (Reason::TlsHandshakeFailed, "502".into()));
+        assert_eq!(c(Phase::Tls, reply("PROT", 534)), (Reason::TlsHandshakeFailed, "534".into()));
         assert_eq!(c(Phase::DataSetup, reply("PASV", 200)), (Reason::ProtocolError, "200".into()));
     }
 

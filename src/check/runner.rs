@@ -67,7 +67,9 @@ impl<'a> Session<'a> {
             plan,
             env,
             started: now,
-            deadline: now + plan.timeout,
+            // Config and probe bound the timeout; this only keeps an absurd
+            // one from overflowing the clock.
+            deadline: now.checked_add(plan.timeout).unwrap_or(now + Duration::from_secs(86_400)),
             phase: Phase::Resolve,
             in_phase: false,
             phase_started: now,
@@ -131,7 +133,10 @@ impl<'a> Session<'a> {
         let tcp = self.connect().await?;
         let implicit = self.plan.tls.mode == TlsMode::Implicit;
         if self.plan.tls.mode != TlsMode::None {
+            let in_phase = self.phase;
+            self.enter(Phase::Tls);
             self.tls = Some(self.tls_client()?);
+            self.enter(in_phase);
         }
         let stream = if implicit {
             self.enter(Phase::Tls);
@@ -248,9 +253,14 @@ impl<'a> Session<'a> {
     /// RFC 4217 §4: AUTH TLS → 234, then the handshake on the same socket.
     async fn auth_tls(&mut self) -> Result<()> {
         self.expect("AUTH", "AUTH TLS", &[234]).await?;
+        if self.control()?.has_buffered() {
+            // Bytes after 234 would be plaintext injected into the TLS session
+            // (the STARTTLS command-injection class); refuse, keep the transcript.
+            return Err(Error::TlsHandshake("server sent data after its reply to AUTH".into()));
+        }
         let control = self.control.take().ok_or(Error::Closed)?;
         let deadline = control.deadline();
-        let (stream, transcript) = control.into_parts()?;
+        let (stream, transcript) = control.into_parts();
         self.transcript = transcript;
         let Stream::Plain(tcp) = stream else {
             return Err(Error::Local("AUTH TLS on a TLS connection".into()));
@@ -333,10 +343,11 @@ impl<'a> Session<'a> {
 
     fn failed(&mut self, e: Error) -> Failure {
         let mut f = classify(self.phase, &e);
-        // The message quotes the server's reply, which may echo the password.
+        // The message quotes the server's reply, which may echo the password
+        // or carry terminal escapes; it is logged and printed.
         f.message = match self.control.as_mut() {
-            Some(c) => c.transcript_mut().scrub(&f.message),
-            None => self.transcript.scrub(&f.message),
+            Some(c) => c.transcript_mut().clean(&f.message),
+            None => self.transcript.clean(&f.message),
         };
         self.note(&format!("FAILED phase={} reason={} code={} {}", f.phase, f.reason, f.code, f.message));
         // After a protocol violation or a closed connection the control

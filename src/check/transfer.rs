@@ -12,8 +12,8 @@ use crate::ftp::address::{format_eprt, format_port, parse_229, parse_host_port};
 use crate::ftp::data::{self, canonical, ActiveListener};
 use crate::ftp::{Error, Result, Stream};
 
-/// A directory listing larger than this is cut off as a protocol error:
-/// a monitor has no use for it and must stay cheap.
+/// A directory listing larger than this fails the check (`content_mismatch`,
+/// like `retrieve.max_bytes`): a monitor has no use for it and must stay cheap.
 const MAX_LISTING: u64 = 16 * 1024 * 1024;
 
 impl Session<'_> {
@@ -177,6 +177,10 @@ impl Session<'_> {
         if !preliminary {
             let reply = self.control()?.read_reply().await?;
             if !matches!(reply.code, 125 | 150) {
+                // 425 is about the data connection, in every mode (as in race_reply).
+                if reply.code == 425 {
+                    self.phase = Phase::DataConnect;
+                }
                 return Err(Error::Unexpected { verb, reply });
             }
         }

@@ -63,15 +63,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Control<S> {
     }
 
     /// Gives back the stream (e.g. to wrap it in TLS) and the transcript.
-    ///
-    /// Fails if the server sent bytes beyond the last reply: after `234` for
-    /// AUTH TLS they would be plaintext injected into the encrypted session
-    /// (the STARTTLS command-injection class of bugs).
-    pub fn into_parts(self) -> Result<(S, Transcript)> {
-        if !self.buf.is_empty() {
-            return Err(Error::TlsHandshake("server sent data after its reply to AUTH".into()));
-        }
-        Ok((self.stream, self.transcript))
+    /// Callers check [`Control::has_buffered`] first: buffered bytes would be lost.
+    pub fn into_parts(self) -> (S, Transcript) {
+        (self.stream, self.transcript)
+    }
+
+    /// Whether bytes beyond the last reply are waiting in the buffer.
+    pub fn has_buffered(&self) -> bool {
+        !self.buf.is_empty()
     }
 
     pub fn into_transcript(self) -> Transcript {

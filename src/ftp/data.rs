@@ -71,6 +71,10 @@ impl ActiveListener {
 
 fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    // A port of the range whose last data connection we closed first sits in
+    // TIME_WAIT for a minute; without SO_REUSEADDR a narrow `port_range`
+    // runs dry under steady checks.
+    socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(1)
 }
@@ -137,6 +141,26 @@ mod tests {
             ActiveListener::bind("127.0.0.1".parse().unwrap(), Some(&only_busy)),
             Err(Error::Local(_))
         ));
+    }
+
+    /// The exporter closes first after a STOR, leaving its data port in
+    /// TIME_WAIT; the next check must still be able to listen on it.
+    #[tokio::test]
+    async fn a_port_in_time_wait_can_listen_again() {
+        let probe = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let p = probe.local_addr().unwrap().port();
+        drop(probe);
+        let range = p..=p;
+        for _ in 0..2 {
+            let l = ActiveListener::bind("127.0.0.1".parse().unwrap(), Some(&range)).unwrap();
+            let client = TcpStream::connect(("127.0.0.1", p)).await.unwrap();
+            let deadline = Instant::now() + Duration::from_secs(2);
+            let accepted = l.accept_from("127.0.0.1".parse().unwrap(), deadline).await.unwrap();
+            drop(accepted); // our side closes first: TIME_WAIT on port p
+            drop(l);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            drop(client);
+        }
     }
 
     #[tokio::test]

@@ -51,8 +51,10 @@ pub fn root_verifier(ca_file: Option<&Path>) -> Result<Arc<dyn ServerCertVerifie
         .map_err(|e| Error::Local(e.to_string()))
 }
 
+/// One provider for the process: building it per check is waste at thousands of targets.
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    static PROVIDER: std::sync::OnceLock<Arc<CryptoProvider>> = std::sync::OnceLock::new();
+    PROVIDER.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider())).clone()
 }
 
 /// The TLS side of one check (cheap to clone: it shares the config).

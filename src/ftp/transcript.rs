@@ -77,6 +77,19 @@ impl Transcript {
         }
     }
 
+    /// `text` as it may be shown to people and logs: redacted, control
+    /// characters (terminal escapes, line breaks a server put in a reply)
+    /// neutralised, and cut to a line's width.
+    pub fn clean(&self, text: &str) -> String {
+        let text = self.scrub(text);
+        let mut kept: String =
+            text.chars().map(|c| if c.is_control() { '\u{FFFD}' } else { c }).take(MAX_LINE_CHARS).collect();
+        if text.chars().nth(MAX_LINE_CHARS).is_some() {
+            kept.push('…');
+        }
+        kept
+    }
+
     /// `text` with every redacted value replaced by `****`.
     pub fn scrub(&self, text: &str) -> String {
         let mut out = text.to_string();
@@ -97,13 +110,7 @@ impl Transcript {
             self.dropped += 1;
             return;
         }
-        let text = self.scrub(text);
-        let mut kept: String =
-            text.chars().map(|c| if c.is_control() { '\u{FFFD}' } else { c }).take(MAX_LINE_CHARS).collect();
-        if text.chars().nth(MAX_LINE_CHARS).is_some() {
-            kept.push('…');
-        }
-        let text = kept;
+        let text = self.clean(text);
         self.lines.push(Line { at, direction, text });
     }
 }

@@ -157,3 +157,29 @@ async fn slow_data_within_the_deadline_succeeds() {
     assert_success(&outcome);
     assert!(outcome.phase(Phase::Transfer).unwrap() >= Duration::from_millis(80), "{:?}", outcome.phases);
 }
+
+/// 425 means the data connection could not be opened, whichever side opens it.
+#[tokio::test]
+async fn passive_425_is_a_data_connect_failure_too() {
+    let server = FaultServer::start(
+        Script::new().on("LIST", Reaction::Reply("425 Can't open data connection".into())),
+    )
+    .await;
+    let outcome = check(&plan(&server, Mode::Passive)).await;
+    assert_failure(&outcome, Phase::DataConnect, Reason::Rejected, "425");
+}
+
+/// Reply text is the server's: control characters (terminal escapes) must not
+/// reach the failure message, which is logged and printed by `probe`.
+#[tokio::test]
+async fn control_characters_in_a_reply_do_not_reach_the_failure_message() {
+    let server = FaultServer::start(
+        Script::new().on("PASS", Reaction::Reply("530 \u{1b}[2J\u{1b}[31mgo away\u{7}".into())),
+    )
+    .await;
+    let outcome = check(&plan(&server, Mode::Passive)).await;
+    assert_failure(&outcome, Phase::Login, Reason::AuthFailed, "530");
+    let message = &outcome.failure.as_ref().unwrap().message;
+    assert!(!message.chars().any(char::is_control), "{message:?}");
+    assert!(message.contains("go away"), "{message:?}");
+}
