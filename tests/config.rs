@@ -218,6 +218,10 @@ fn invalid_files_name_file_line_and_key() {
             "bad.yml:5: targets[0].check.store: missing field `path`".into(),
         ),
         (
+            "defaults:\n  interval: 500000000000y\ntargets:\n  - name: a\n    address: h\n",
+            "bad.yml:2: defaults.interval: duration \"500000000000y\" is longer than a week".into(),
+        ),
+        (
             "targets:\n  - name: a\n    address: h\n    check:\n      store: { path: /p, bytes: 65MiB }\n",
             "bad.yml:5: targets[0].check.store.bytes: at most 64MiB".into(),
         ),

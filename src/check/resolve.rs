@@ -73,15 +73,16 @@ impl std::fmt::Debug for CheckEnv {
 mod tests {
     use super::*;
 
-    #[test]
-    fn verifiers_are_cached_until_forgotten() {
+    #[tokio::test]
+    async fn verifiers_are_cached_until_forgotten() {
         let ca = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/test-ca.pem");
         let env = CheckEnv::default();
-        let a = env.verifier(Some(&ca)).unwrap();
-        let b = env.verifier(Some(&ca)).unwrap();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        let a = env.verifier(Some(&ca), deadline).await.unwrap();
+        let b = env.verifier(Some(&ca), deadline).await.unwrap();
         assert!(Arc::ptr_eq(&a, &b), "one verifier per CA file");
         env.clone().forget_verifiers();
-        let c = env.verifier(Some(&ca)).unwrap();
+        let c = env.verifier(Some(&ca), deadline).await.unwrap();
         assert!(!Arc::ptr_eq(&a, &c), "a clone shares the cache, and forgetting reads the file again");
     }
 }

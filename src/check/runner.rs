@@ -135,7 +135,7 @@ impl<'a> Session<'a> {
         if self.plan.tls.mode != TlsMode::None {
             let in_phase = self.phase;
             self.enter(Phase::Tls);
-            self.tls = Some(self.tls_client()?);
+            self.tls = Some(self.tls_client().await?);
             self.enter(in_phase);
         }
         let stream = if implicit {
@@ -221,10 +221,13 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn tls_client(&self) -> Result<TlsClient> {
+    async fn tls_client(&self) -> Result<TlsClient> {
         let opts = &self.plan.tls;
-        let verifier =
-            if opts.insecure_skip_verify { None } else { Some(self.env.verifier(opts.ca_file.as_deref())?) };
+        let verifier = if opts.insecure_skip_verify {
+            None
+        } else {
+            Some(self.env.verifier(opts.ca_file.as_deref(), self.deadline).await?)
+        };
         let name = opts.server_name.as_deref().unwrap_or(&self.plan.host);
         TlsClient::new(verifier, name, opts.max_version_tls12)
     }
@@ -367,18 +370,29 @@ fn fmt_opt(a: Option<SocketAddr>) -> String {
 
 impl CheckEnv {
     /// The certificate verifier for `ca_file` (system roots when `None`),
-    /// built once and shared by every check that uses it.
-    pub fn verifier(
+    /// built once and shared by every check that uses it. Building reads
+    /// files and parses every root, so it runs on the blocking pool (never
+    /// on the threads that also serve HTTP), bounded by the check's deadline;
+    /// two checks racing to build it merely build it twice.
+    pub async fn verifier(
         &self,
         ca_file: Option<&std::path::Path>,
+        deadline: Instant,
     ) -> Result<Arc<dyn rustls::client::danger::ServerCertVerifier>> {
         let key = ca_file.map(|p| p.to_path_buf());
-        let mut cache = self.verifiers.lock().map_err(|_| Error::Local("verifier cache poisoned".into()))?;
-        if let Some(v) = cache.get(&key) {
-            return Ok(v.clone());
+        if let Some(v) = self.verifiers.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(v);
         }
-        let v = tls::root_verifier(ca_file)?;
-        cache.insert(key, v.clone());
+        let path = key.clone();
+        let build = tokio::task::spawn_blocking(move || tls::root_verifier(path.as_deref()));
+        let v = match timeout_at(deadline, build).await {
+            Err(_) => return Err(Error::Timeout),
+            Ok(Err(join)) => return Err(Error::Local(join.to_string())),
+            Ok(Ok(v)) => v?,
+        };
+        if let Ok(mut cache) = self.verifiers.lock() {
+            cache.insert(key, v.clone());
+        }
         Ok(v)
     }
 }

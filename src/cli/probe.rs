@@ -46,7 +46,7 @@ pub struct ProbeArgs {
     #[arg(long, value_enum)]
     pub tls: Option<TlsArg>,
     /// Deadline of each check, e.g. 10s, 1m30s.
-    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "15s", value_parser = crate::config::parse_duration)]
     pub timeout: Duration,
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputArg,
@@ -98,7 +98,8 @@ pub fn parse_range(s: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
 impl ProbeArgs {
     /// The plan for `mode`, or a usage error.
     pub fn plan(&self, mode: Mode, password: Option<String>) -> Result<CheckPlan, String> {
-        let url = url::Url::parse(&self.url).map_err(|e| format!("{:?}: {e}", self.url))?;
+        // The URL is not echoed: it may carry a password after all.
+        let url = url::Url::parse(&self.url).map_err(|e| format!("invalid URL: {e}"))?;
         let implicit_scheme = match url.scheme() {
             "ftp" => false,
             "ftps" => true,
@@ -124,15 +125,16 @@ impl ProbeArgs {
         let port = url.port().unwrap_or(if tls == TlsMode::Implicit { 990 } else { 21 });
         let mut plan = CheckPlan::new(host, port, mode);
         if !url.username().is_empty() {
-            let user = percent_decode(url.username());
-            plan.username = user;
+            plan.username = command_safe("user name", percent_decode(url.username()))?;
         }
         if let Some(pw) = password {
+            // Not echoed: only that it is unusable.
+            command_safe("x", pw.clone()).map_err(|_| "FTP_PASSWORD contains a line break or NUL")?;
             plan.password = Secret::new(pw);
         }
         plan.timeout = self.timeout;
         plan.login_only = self.login_only;
-        let path = percent_decode(url.path());
+        let path = command_safe("path", percent_decode(url.path()))?;
         if !self.login_only && !path.is_empty() && path != "/" {
             if path.ends_with('/') {
                 plan.list = Some(path);
@@ -161,6 +163,15 @@ impl ProbeArgs {
             ModeArg::Both => vec![Mode::Passive, Mode::Active],
         }
     }
+}
+
+/// Values sent as FTP command arguments must not contain CR, LF or NUL:
+/// `%0d%0a` in a URL would put a second command on the wire.
+fn command_safe(what: &str, value: String) -> Result<String, String> {
+    if value.contains(['\r', '\n', '\0']) {
+        return Err(format!("the {what} contains a line break or NUL"));
+    }
+    Ok(value)
 }
 
 fn percent_decode(s: &str) -> String {
@@ -305,6 +316,18 @@ mod tests {
         let p = args(&["ftp://localhost", "--tls", "implicit"]).plan(Mode::Passive, None).unwrap();
         assert_eq!((p.port, p.tls.mode), (990, TlsMode::Implicit));
         assert!(p.list.is_none() && p.retrieve.is_none());
+    }
+
+    #[test]
+    fn command_injection_through_the_url_is_refused() {
+        let e = args(&["ftp://bob%0d%0aDELE%20x@127.0.0.1/"]).plan(Mode::Active, None).unwrap_err();
+        assert!(e.contains("user name"), "{e}");
+        let e = args(&["ftp://127.0.0.1/pub%0d%0aDELE%20x"]).plan(Mode::Active, None).unwrap_err();
+        assert!(e.contains("path"), "{e}");
+        let e = args(&["ftp://127.0.0.1/"]).plan(Mode::Active, Some("pw\r\nDELE x".into())).unwrap_err();
+        assert!(e.contains("FTP_PASSWORD") && !e.contains("DELE"), "{e}");
+        let e = args(&["ftp://bob:secret@[::1/"]).plan(Mode::Active, None).unwrap_err();
+        assert!(!e.contains("secret"), "{e}");
     }
 
     #[test]

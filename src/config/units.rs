@@ -14,6 +14,10 @@ use serde::de::{self, Deserialize, Deserializer, Visitor};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PositiveDuration(pub Duration);
 
+/// Longest duration accepted: a week is already more than any check
+/// interval makes sense for, and bounding it keeps clock arithmetic safe.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// Parses `500ms`, `10s`, `1m30s`, `1h` (humantime syntax). A bare number
 /// is refused: `60` could mean seconds or milliseconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -21,6 +25,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s.trim()).map_err(|_| format!("invalid duration {s:?}, {hint}"))?;
     if d.is_zero() {
         return Err(format!("duration {s:?} must be greater than 0"));
+    }
+    if d > MAX_DURATION {
+        return Err(format!("duration {s:?} is longer than a week"));
     }
     Ok(d)
 }
