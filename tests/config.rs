@@ -131,8 +131,11 @@ fn invalid_files_name_file_line_and_key() {
         ),
         (
             "targets:\n  - name: a\n    address: h\n    labels:\n      env: prod\n      target: x\n",
-            r#"bad.yml:6: targets[0].labels: label "target" is set by the exporter on ftp_target_info; choose another name"#
-                .into(),
+            r#"bad.yml:6: targets[0].labels: label "target" is set by the exporter itself; choose another name"#.into(),
+        ),
+        (
+            "targets:\n  - name: a\n    address: h\n    labels:\n      mode: x\n",
+            r#"bad.yml:5: targets[0].labels: label "mode" is set by the exporter itself; choose another name"#.into(),
         ),
         (
             "targets:\n  - name: a\n    address: h\n    labels: { 9lives: x }\n",

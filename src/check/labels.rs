@@ -51,6 +51,12 @@ macro_rules! label_enum {
     };
 }
 
+/// Label names the exporter sets on its own series (SPEC §5); a target's
+/// static `labels:` may not use them. Config refuses them at load, metrics
+/// drops them defensively.
+pub const EXPORTER_LABELS: &[&str] =
+    &["target", "address", "tls", "mode", "phase", "reason", "code", "operation"];
+
 label_enum! {
     /// Who opens the data connection (SPEC §1).
     Mode {

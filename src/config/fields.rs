@@ -217,9 +217,6 @@ impl<'de> Deserialize<'de> for ModeList {
     }
 }
 
-/// Label names the exporter itself puts on `ftp_target_info` (SPEC §5).
-pub const RESERVED_LABELS: &[&str] = &["target", "address", "tls"];
-
 /// `labels:` with Prometheus-valid names that do not clash with ours.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Labels(pub BTreeMap<String, String>);
@@ -232,8 +229,8 @@ pub fn check_label_name(name: &str) -> Result<(), String> {
         Err(format!("invalid label name {name:?}, expected [a-zA-Z_][a-zA-Z0-9_]*"))
     } else if name.starts_with("__") {
         Err(format!("label name {name:?} starts with \"__\", which Prometheus reserves"))
-    } else if RESERVED_LABELS.contains(&name) {
-        Err(format!("label {name:?} is set by the exporter on ftp_target_info; choose another name"))
+    } else if crate::check::labels::EXPORTER_LABELS.contains(&name) {
+        Err(format!("label {name:?} is set by the exporter itself; choose another name"))
     } else {
         Ok(())
     }

@@ -31,9 +31,6 @@ pub struct TargetInfo {
     pub labels: BTreeMap<String, String>,
 }
 
-/// Label names the exporter sets itself; a static label may not take one of them.
-const RESERVED: &[&str] = &["target", "address", "tls", "mode", "phase", "reason", "code", "operation"];
-
 /// Whether `name` is a label name Prometheus accepts and that does not clash
 /// with one the exporter sets (the config module is expected to refuse these
 /// already; this keeps the exposition valid whatever it lets through).
@@ -43,7 +40,7 @@ pub fn valid_static_label(name: &str) -> bool {
     first_ok
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !name.starts_with("__")
-        && !RESERVED.contains(&name)
+        && !crate::check::labels::EXPORTER_LABELS.contains(&name)
 }
 
 pub struct InfoCollector {
