@@ -18,7 +18,7 @@ use crate::check::{self, CheckEnv, CheckPlan, Mode, Outcome};
 use crate::config::{Config, Target};
 use crate::http::{self, Backend, BoxFuture, HttpState, Limits, Probed, WebConfig};
 use crate::metrics::{Metrics, TargetInfo};
-use crate::scheduler::{CheckFn, Schedulable, Scheduler};
+use crate::scheduler::{CheckFn, ProbeRefused, Schedulable, Scheduler};
 use crate::status::Status;
 
 impl Schedulable for Target {
@@ -91,6 +91,9 @@ struct Inner {
     buckets: Mutex<Vec<f64>>,
     /// Shared with the running checks; its CA cache is dropped on every (re)load.
     env: CheckEnv,
+    /// One reload at a time, from reading the file to installing it: a
+    /// SIGHUP racing a `POST /-/reload` must not install the older read last.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 pub struct App {
@@ -129,6 +132,7 @@ impl App {
             status: status.clone(),
             buckets: Mutex::new(config.metrics.duration_buckets.clone()),
             env,
+            reloading: tokio::sync::Mutex::new(()),
         });
         inner.install(config).await;
 
@@ -193,6 +197,7 @@ impl Inner {
     }
 
     async fn reload(&self) -> Result<(), String> {
+        let _one_at_a_time = self.reloading.lock().await;
         match Config::load(&self.config_file) {
             Ok(config) => {
                 self.install(config).await;
@@ -212,7 +217,11 @@ impl Backend for Inner {
         Box::pin(Inner::reload(self))
     }
 
-    fn probe<'a>(&'a self, target: &'a str, mode: Option<Mode>) -> BoxFuture<'a, Option<Probed>> {
+    fn probe<'a>(
+        &'a self,
+        target: &'a str,
+        mode: Option<Mode>,
+    ) -> BoxFuture<'a, Result<Probed, ProbeRefused>> {
         Box::pin(async move {
             let modes: Vec<Mode> = mode.into_iter().collect();
             let (t, run) = self.scheduler.lock().await.check_now(target, &modes)?;
@@ -227,7 +236,7 @@ impl Backend for Inner {
                 .collect();
             let all: Vec<&Outcome> = outcomes.iter().chain(stored.iter().map(|o| o.as_ref())).collect();
             let diagnosis = diagnose(&all);
-            Some(Probed { info: t.info(), outcomes, diagnosis })
+            Ok(Probed { info: t.info(), outcomes, diagnosis })
         })
     }
 }

@@ -37,7 +37,11 @@ pub trait Backend: Send + Sync + 'static {
     /// Reloads the configuration; `Err` carries the message for the operator (file:line: key: …).
     fn reload(&self) -> BoxFuture<'_, Result<(), String>>;
     /// Checks a configured target now, in `mode` or all of its modes.
-    fn probe<'a>(&'a self, target: &'a str, mode: Option<Mode>) -> BoxFuture<'a, Option<Probed>>;
+    fn probe<'a>(
+        &'a self,
+        target: &'a str,
+        mode: Option<Mode>,
+    ) -> BoxFuture<'a, Result<Probed, crate::scheduler::ProbeRefused>>;
 }
 
 /// The result of an on-demand check.

@@ -6,6 +6,8 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
+
+use crate::scheduler::ProbeRefused;
 use hyper::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE, X_CONTENT_TYPE_OPTIONS};
 use hyper::{Method, Request, Response, StatusCode};
 
@@ -118,8 +120,20 @@ async fn probe(state: &HttpState, query: &str) -> Resp {
         Ok(m) => m,
         Err(e) => return text(StatusCode::BAD_REQUEST, e),
     };
-    let Some(probed) = state.backend.probe(&target, mode).await else {
-        return text(StatusCode::NOT_FOUND, format!("unknown target {target:?}: not in the configuration"));
+    let probed = match state.backend.probe(&target, mode).await {
+        Ok(p) => p,
+        Err(ProbeRefused::UnknownTarget) => {
+            return text(
+                StatusCode::NOT_FOUND,
+                format!("unknown target {target:?}: not in the configuration"),
+            )
+        }
+        Err(ProbeRefused::ModeNotConfigured(m)) => {
+            return text(StatusCode::BAD_REQUEST, format!("target {target:?} is not configured for {m} mode"))
+        }
+        Err(ProbeRefused::Busy) => {
+            return text(StatusCode::TOO_MANY_REQUESTS, format!("a probe of {target:?} is already running"))
+        }
     };
     if q.debug {
         let mut out = String::new();

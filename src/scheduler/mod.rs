@@ -55,8 +55,21 @@ struct Shared {
     stop: watch::Receiver<bool>,
 }
 
+/// Why `/probe` cannot check a target now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeRefused {
+    UnknownTarget,
+    /// The target is not configured for this mode.
+    ModeNotConfigured(Mode),
+    /// A probe of this target is already running: probes do not queue, so
+    /// a flood of `/probe` cannot starve the target's scheduled checks.
+    Busy,
+}
+
 struct Running<T> {
     target: Arc<T>,
+    /// Set while a `/probe` of this target runs.
+    probing: Arc<std::sync::atomic::AtomicBool>,
     /// Held for the duration of every check of this target, scheduled or
     /// on demand (`/probe`), so that two sessions to one server never overlap.
     session: Arc<tokio::sync::Mutex<()>>,
@@ -119,7 +132,8 @@ impl<T: Schedulable> Scheduler<T> {
             };
             let handle =
                 tokio::spawn(target_loop::run(target.clone(), session.clone(), first, self.shared.clone()));
-            self.running.insert(name, Running { target, session, handle });
+            let probing = Arc::default();
+            self.running.insert(name, Running { target, probing, session, handle });
         }
     }
 
@@ -135,19 +149,36 @@ impl<T: Schedulable> Scheduler<T> {
     /// A check of `name` right now, in `modes` (its configured modes when
     /// empty), outside the schedule: for `/probe`. It waits for the target's
     /// scheduled check, if one is running, and for a global slot; its result
-    /// is returned, not recorded. `None` for an unknown target.
+    /// is returned, not recorded. One probe per target at a time.
     pub fn check_now(
         &self,
         name: &str,
         modes: &[Mode],
-    ) -> Option<(Arc<T>, impl Future<Output = Vec<Outcome>>)> {
-        let running = self.running.get(name)?;
+    ) -> Result<(Arc<T>, impl Future<Output = Vec<Outcome>>), ProbeRefused> {
+        use std::sync::atomic::Ordering;
+        let running = self.running.get(name).ok_or(ProbeRefused::UnknownTarget)?;
         let target = running.target.clone();
+        let configured = target.modes();
+        if let Some(m) = modes.iter().find(|m| !configured.contains(m)) {
+            return Err(ProbeRefused::ModeNotConfigured(*m));
+        }
+        if running.probing.swap(true, Ordering::AcqRel) {
+            return Err(ProbeRefused::Busy);
+        }
+        // Clears the flag however the probe ends, also when the HTTP client goes away.
+        struct Probing(Arc<std::sync::atomic::AtomicBool>);
+        impl Drop for Probing {
+            fn drop(&mut self) {
+                self.0.store(false, std::sync::atomic::Ordering::Release);
+            }
+        }
+        let probing = Probing(running.probing.clone());
         let session = running.session.clone();
         let shared = self.shared.clone();
-        let modes = if modes.is_empty() { target.modes() } else { modes.to_vec() };
+        let modes = if modes.is_empty() { configured } else { modes.to_vec() };
         let t = target.clone();
-        Some((target, async move {
+        Ok((target, async move {
+            let _probing = probing;
             let mut outcomes = Vec::new();
             for mode in modes {
                 let _session = session.lock().await;

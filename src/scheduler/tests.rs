@@ -232,6 +232,27 @@ async fn a_changed_target_is_checked_again_soon_not_an_interval_later() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn probes_do_not_queue_and_only_configured_modes_run() {
+    let (mut s, _m, _log) = setup(Duration::from_secs(5), 64);
+    let mut one = t("one", 600);
+    one.modes = vec![Mode::Passive];
+    s.apply(vec![one]).await;
+    assert_eq!(s.check_now("nope", &[]).err(), Some(ProbeRefused::UnknownTarget));
+    assert_eq!(
+        s.check_now("one", &[Mode::Active]).err(),
+        Some(ProbeRefused::ModeNotConfigured(Mode::Active))
+    );
+    let (_, first) = s.check_now("one", &[]).unwrap();
+    assert_eq!(s.check_now("one", &[]).err(), Some(ProbeRefused::Busy), "a second probe does not queue");
+    let outcomes = first.await;
+    assert_eq!(outcomes.iter().map(|o| o.mode).collect::<Vec<_>>(), vec![Mode::Passive]);
+    let (_, abandoned) = s.check_now("one", &[]).expect("free again once the probe ended");
+    drop(abandoned); // the HTTP client went away
+    assert!(s.check_now("one", &[]).is_ok(), "an abandoned probe frees the target too");
+    s.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn shutdown_lets_a_running_check_finish_within_grace_and_aborts_after() {
     let (mut s, m, log) = setup(Duration::from_secs(3), 64);
     let target = t("a", 10);
