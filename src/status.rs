@@ -43,6 +43,8 @@ pub struct Status {
 pub enum Change {
     Up,
     Down,
+    /// No mode changed state, but the diagnosis of a target that is down did.
+    Rediagnosed,
 }
 
 impl Status {
@@ -95,7 +97,13 @@ impl Status {
         let up = outcome.success();
         status.last.insert(mode, ModeStatus { outcome: Arc::new(outcome), last_success });
         let outcomes: Vec<&Outcome> = status.last.values().map(|m| m.outcome.as_ref()).collect();
-        status.diagnosis = (self.diagnose)(&outcomes);
+        let diagnosis = (self.diagnose)(&outcomes);
+        // Modes run one after the other, so the diagnosis that compares them
+        // is often complete only after the next mode's result: say it again
+        // when it changes while something is down (SPEC §8: the log line).
+        let any_down = outcomes.iter().any(|o| !o.success());
+        let rediagnosed = any_down && diagnosis.is_some() && diagnosis != status.diagnosis;
+        status.diagnosis = diagnosis;
 
         let change = match (was_up, up) {
             (Some(false), true) => Some(Change::Up),
@@ -104,8 +112,11 @@ impl Status {
             (Some(false), false) if failing_differently => Some(Change::Down),
             _ => None,
         };
-        let diagnosis = status.diagnosis.as_deref().unwrap_or("");
-        match (change, status.last.get(&mode).and_then(|m| m.outcome.failure.as_ref())) {
+        let diagnosis = status.diagnosis.clone().unwrap_or_default();
+        let failure = status.last.get(&mode).and_then(|m| m.outcome.failure.clone());
+        // Log after releasing the lock: a stalled log sink must not block the status page.
+        drop(targets);
+        match (change, failure) {
             (Some(Change::Down), Some(f)) => tracing::warn!(
                 target = target,
                 mode = mode.as_str(),
@@ -118,6 +129,10 @@ impl Status {
             ),
             (Some(Change::Up), _) => {
                 tracing::info!(target = target, mode = mode.as_str(), "check succeeding again")
+            }
+            _ if rediagnosed => {
+                tracing::warn!(target = target, diagnosis, "diagnosis changed");
+                return Some(Change::Rediagnosed);
             }
             _ => {}
         }
@@ -172,6 +187,19 @@ mod tests {
     fn count_failures(outcomes: &[&Outcome]) -> Option<String> {
         let n = outcomes.iter().filter(|o| !o.success()).count();
         (n > 0).then(|| format!("{n} of {} failing", outcomes.len()))
+    }
+
+    #[test]
+    fn the_two_mode_diagnosis_is_reported_when_the_second_mode_completes_it() {
+        let s = Status::new(count_failures);
+        s.add_target("a", "h:21", &[Mode::Passive, Mode::Active]);
+        assert_eq!(s.record("a", outcome(Mode::Passive, false, 10)), Some(Change::Down));
+        assert_eq!(s.diagnosis("a").as_deref(), Some("1 of 1 failing"));
+        // Active's first result is a success (no state change), but the
+        // diagnosis now compares both modes: that is news for the log.
+        assert_eq!(s.record("a", outcome(Mode::Active, true, 11)), Some(Change::Rediagnosed));
+        assert_eq!(s.diagnosis("a").as_deref(), Some("1 of 2 failing"));
+        assert_eq!(s.record("a", outcome(Mode::Active, true, 12)), None, "same diagnosis: said already");
     }
 
     #[test]
