@@ -21,7 +21,8 @@ use crate::ftp::tls::{self, TlsClient};
 use crate::ftp::{Control, Error, Reply, Result, Stream, Transcript};
 
 /// How long a polite QUIT after a failure may take, at most.
-const QUIT_GRACE: Duration = Duration::from_millis(500);
+/// Also how long a failed upload waits for the server to say why.
+pub(super) const QUIT_GRACE: Duration = Duration::from_millis(500);
 
 /// Runs one check. Never panics on anything the server does, and returns
 /// by `plan.timeout` (plus the time to close sockets).
@@ -53,6 +54,8 @@ pub(super) struct Session<'a> {
     pub(super) peer: Option<SocketAddr>,
     pub(super) local: Option<SocketAddr>,
     pub(super) feat_epsv: Option<bool>,
+    /// The address-learning PASV of `epsv: auto` was sent (once per session).
+    pub(super) pasv_probed: bool,
 }
 
 impl<'a> Session<'a> {
@@ -84,6 +87,7 @@ impl<'a> Session<'a> {
             peer: None,
             local: None,
             feat_epsv: None,
+            pasv_probed: false,
         }
     }
 
@@ -270,8 +274,7 @@ impl<'a> Session<'a> {
         };
         let tls = self.handshake(tcp).await?;
         let transcript = std::mem::take(&mut self.transcript);
-        self.control =
-            Some(Control::from_parts(Stream::Tls(Box::new(tls)), deadline, self.started, transcript));
+        self.control = Some(Control::new(Stream::Tls(Box::new(tls)), deadline, self.started, transcript));
         self.protect().await
     }
 
@@ -326,10 +329,12 @@ impl<'a> Session<'a> {
             let info = self.tls_info.get_or_insert_with(TlsInfo::default);
             info.cert_not_after = info.cert_not_after.or(tls.cert_not_after());
         }
-        let transcript = match self.control.take() {
+        let mut transcript = match self.control.take() {
             Some(c) => c.into_transcript(),
             None => std::mem::take(&mut self.transcript),
         };
+        // The outcome is kept for the status page: it needs no copy of the password.
+        transcript.forget_secrets();
         Outcome {
             mode: self.plan.mode,
             finished_at: SystemTime::now(),

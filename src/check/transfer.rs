@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::labels::{Mode, Operation, Phase};
 use super::plan::{OperationSpec, RetrieveSpec, StoreSpec, Toggle, MAX_STORE_BYTES};
-use super::runner::Session;
+use super::runner::{Session, QUIT_GRACE};
 use crate::ftp::address::{format_eprt, format_port, parse_229, parse_host_port};
 use crate::ftp::data::{self, canonical, ActiveListener};
 use crate::ftp::{Error, Result, Stream};
@@ -59,10 +59,8 @@ impl Session<'_> {
     }
 
     async fn store(&mut self, spec: &StoreSpec) -> Result<()> {
-        if spec.bytes > MAX_STORE_BYTES {
-            return Err(Error::Local(format!("store.bytes {} exceeds {MAX_STORE_BYTES}", spec.bytes)));
-        }
-        let content = probe_content(spec.bytes as usize);
+        // Config and probe refuse more; this keeps any other caller honest.
+        let content = probe_content(spec.bytes.min(MAX_STORE_BYTES) as usize);
         self.upload(&format!("STOR {}", spec.path), &content).await?;
         self.bytes.push((Operation::Store, spec.bytes));
         if spec.verify {
@@ -70,6 +68,10 @@ impl Session<'_> {
             self.download("RETR", &format!("RETR {}", spec.path), spec.bytes, |b| back.extend_from_slice(b))
                 .await?;
             if back != content {
+                if spec.delete {
+                    // Best effort: a failed verify should not leave probe files behind.
+                    let _ = self.control()?.command(&format!("DELE {}", spec.path)).await;
+                }
                 return Err(Error::Content(format!(
                     "{} read back differs from what was stored ({} of {} bytes)",
                     spec.path,
@@ -104,7 +106,16 @@ impl Session<'_> {
 
     async fn upload(&mut self, command: &str, content: &[u8]) -> Result<()> {
         let mut stream = self.open("STOR", command).await?;
-        data::write_all(&mut stream, content, self.deadline).await?;
+        if let Err(e) = data::write_all(&mut stream, content, self.deadline).await {
+            // A server that stops an upload (552 quota, 451 disk full) says
+            // why on the control connection; that code beats "connection reset".
+            if let Some(reply) = self.control()?.read_reply_within(QUIT_GRACE).await {
+                if reply.code >= 400 {
+                    return Err(Error::Unexpected { verb: "STOR", reply });
+                }
+            }
+            return Err(e);
+        }
         self.note(&format!("{} bytes sent", content.len()));
         // Keep the socket open until the server confirms: a TLS 1.3 server
         // sends session tickets on the data connection that an upload never
@@ -239,7 +250,7 @@ impl Session<'_> {
             }
         };
         if epsv {
-            if auto && peer.is_ipv4() && self.advertised.is_none() {
+            if auto && peer.is_ipv4() && !self.pasv_probed {
                 self.learn_advertised_address(peer).await?;
             }
             let reply = self.control()?.command("EPSV").await?;
@@ -283,6 +294,7 @@ impl Session<'_> {
     /// failure does not fail the check (the data connection uses EPSV); it
     /// is noted in the transcript and the mismatch stays unknown.
     async fn learn_advertised_address(&mut self, peer: SocketAddr) -> Result<()> {
+        self.pasv_probed = true;
         let reply = self.control()?.command("PASV").await?;
         match (reply.code, parse_host_port(reply.text())) {
             (227, Ok(advertised)) => {

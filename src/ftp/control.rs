@@ -41,16 +41,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Control<S> {
         }
     }
 
-    pub fn get_ref(&self) -> &S {
-        &self.stream
-    }
-
     pub fn deadline(&self) -> Instant {
         self.deadline
-    }
-
-    pub fn set_deadline(&mut self, deadline: Instant) {
-        self.deadline = deadline;
     }
 
     pub fn note(&mut self, text: &str) {
@@ -75,11 +67,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Control<S> {
 
     pub fn into_transcript(self) -> Transcript {
         self.transcript
-    }
-
-    /// Rebuilds a control connection around a new stream (after a TLS upgrade).
-    pub fn from_parts(stream: S, deadline: Instant, started: Instant, transcript: Transcript) -> Self {
-        Self::new(stream, deadline, started, transcript)
     }
 
     /// Sends one command line.

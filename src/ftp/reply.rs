@@ -26,24 +26,10 @@ pub struct Reply {
 }
 
 impl Reply {
-    /// 1 preliminary, 2 completion, 3 intermediate, 4 transient negative, 5 permanent negative.
-    pub fn class(&self) -> u16 {
-        self.code / 100
-    }
-
-    pub fn is_negative(&self) -> bool {
-        self.class() >= 4
-    }
-
     /// The text of the last line after the code, which is where servers put
     /// the information (`227 Entering Passive Mode (…)`).
     pub fn text(&self) -> &str {
         self.lines.last().map(|l| l.get(4..).unwrap_or("")).unwrap_or("")
-    }
-
-    /// The code as a label value.
-    pub fn code_str(&self) -> String {
-        self.code.to_string()
     }
 }
 

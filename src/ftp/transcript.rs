@@ -77,6 +77,12 @@ impl Transcript {
         }
     }
 
+    /// Drops the values to redact once the session is over: a stored
+    /// transcript has no more lines to mask and should hold no secret.
+    pub fn forget_secrets(&mut self) {
+        self.redact.clear();
+    }
+
     /// `text` as it may be shown to people and logs: redacted, control
     /// characters (terminal escapes, line breaks a server put in a reply)
     /// neutralised, and cut to a line's width.

@@ -183,3 +183,18 @@ async fn control_characters_in_a_reply_do_not_reach_the_failure_message() {
     assert!(!message.chars().any(char::is_control), "{message:?}");
     assert!(message.contains("go away"), "{message:?}");
 }
+
+/// A server that stops an upload midway says why on the control connection
+/// (426 here; 552 for a quota): the check reports that code, not the reset
+/// the data connection got.
+#[tokio::test]
+async fn upload_stopped_by_the_server_reports_its_reply() {
+    let server = FaultServer::start(Script::new().transfer(TransferFault::AbortAfter(1000))).await;
+    for mode in [Mode::Passive, Mode::Active] {
+        let mut p = plan(&server, mode);
+        p.store =
+            Some(StoreSpec { path: "/probe.tmp".into(), bytes: 16 << 20, verify: false, delete: false });
+        let outcome = check(&p).await;
+        assert_failure(&outcome, Phase::Transfer, Reason::Rejected, "426");
+    }
+}
