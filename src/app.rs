@@ -134,11 +134,11 @@ impl App {
             env,
             reloading: tokio::sync::Mutex::new(()),
         });
-        inner.install(config).await;
-
+        // Bind first: an exporter that cannot serve must not start checking.
         let listener = bind(&opts.listen_address)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", opts.listen_address))?;
+        inner.install(config).await;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let state = Arc::new(HttpState {
             metrics,

@@ -114,6 +114,13 @@ async fn run_exporter(cli: Cli) -> i32 {
         http_limits: Default::default(),
         check: None,
     };
+    // Before starting: SIGHUP's default action ends the process, and a
+    // reload sent while the exporter starts must not kill it.
+    #[cfg(unix)]
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        tracing::error!("cannot install the SIGHUP handler");
+        return 1;
+    };
     let app = match App::start(opts).await {
         Ok(app) => app,
         Err(e) => {
@@ -123,10 +130,6 @@ async fn run_exporter(cli: Cli) -> i32 {
     };
     #[cfg(unix)]
     {
-        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
-            tracing::error!("cannot install the SIGHUP handler");
-            return 1;
-        };
         let stop = wait_for_stop();
         tokio::pin!(stop);
         loop {

@@ -70,9 +70,9 @@ pub struct Limits {
     pub max_connections: usize,
     /// Time a client gets to send a request's headers.
     pub header_read_timeout: Duration,
-    /// Longest life of one connection: longer than any `/probe` (whose
-    /// check has its own deadline), short enough that idle keep-alive
-    /// connections cannot pin every slot.
+    /// Longest life of one connection: enough for a `/probe` of both modes
+    /// with timeouts up to two minutes each (a longer one is cut off), short
+    /// enough that idle keep-alive connections cannot pin every slot.
     pub max_connection_lifetime: Duration,
 }
 
