@@ -26,7 +26,6 @@ use crate::check::{Mode, Outcome};
 use crate::metrics::{Metrics, TargetInfo};
 use crate::status::Status;
 
-pub use page::escape;
 pub use web_config::WebConfig;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -22,9 +22,6 @@ pub use exporter::{ExporterMetrics, InFlight};
 pub use info::{valid_static_label, TargetInfo};
 pub use target::TargetMetrics;
 
-/// Buckets of `ftp_check_latency_seconds` when the config says nothing (SPEC §4).
-pub const DEFAULT_DURATION_BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
-
 /// Everything `/metrics` shows.
 pub struct Metrics {
     registry: Registry,

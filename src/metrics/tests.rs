@@ -45,7 +45,7 @@ fn auth_failed() -> Option<Failure> {
 
 #[test]
 fn success_then_failure_then_success() {
-    let m = Metrics::new(DEFAULT_DURATION_BUCKETS).unwrap();
+    let m = Metrics::new(&crate::config::DEFAULT_DURATION_BUCKETS).unwrap();
     m.add_target(info("a"), &[Mode::Passive, Mode::Active]);
     let text = m.encode();
     assert!(text.contains(r#"ftp_checks_total{mode="active",target="a"} 0"#), "{text}");
@@ -96,7 +96,7 @@ fn success_then_failure_then_success() {
 
 #[test]
 fn removed_target_leaves_nothing_behind() {
-    let m = Metrics::new(DEFAULT_DURATION_BUCKETS).unwrap();
+    let m = Metrics::new(&crate::config::DEFAULT_DURATION_BUCKETS).unwrap();
     m.add_target(info("gone"), &[Mode::Passive, Mode::Active]);
     m.add_target(info("kept"), &[Mode::Passive]);
     m.record("gone", &outcome(Mode::Passive, None, ALL));
