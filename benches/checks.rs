@@ -4,7 +4,8 @@
 //! that the figures are the exporter's alone.
 //!
 //! Run: `cargo bench --bench checks` (env BENCH_CHECKS, BENCH_CONCURRENCY
-//! override the defaults). Loopback only.
+//! override the defaults). Loopback only. Under `cargo test` (no `--bench`
+//! argument) it is a smoke test: a few checks per scenario, all must pass.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -21,7 +22,8 @@ fn main() {
         serve();
         return;
     }
-    let checks: usize = env_or("BENCH_CHECKS", 2000);
+    let smoke = !args.iter().any(|a| a == "--bench");
+    let checks: usize = if smoke { 20 } else { env_or("BENCH_CHECKS", 2000) };
     let concurrency: usize = env_or("BENCH_CONCURRENCY", 64);
     let (mut child, port) = spawn_server();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
@@ -45,6 +47,7 @@ fn main() {
         let (mut lat, failed) = rt.block_on(batch(plan, checks, concurrency));
         let wall = t0.elapsed();
         let cpu = cpu_time() - cpu0;
+        assert_eq!(failed, 0, "{name}: every benchmark check must succeed");
         lat.sort();
         let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e3;
         println!(
