@@ -68,12 +68,7 @@ async fn runs_reloads_on_sighup_stops_on_sigterm_and_never_logs_a_password() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(std::time::Instant::now() < deadline, "exporter did not start listening");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let addr = wait_listening(port, "exporter").await;
     scrape_until(addr, Duration::from_secs(10), |s| checked(s, &["good", "bad-password"], 1.0)).await;
 
     // SIGHUP with a broken file: logged with file:line, running config kept.
@@ -165,12 +160,7 @@ async fn demo_shows_both_modes_up_within_seconds() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(std::time::Instant::now() < deadline, "demo did not start listening");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let addr = wait_listening(port, "demo").await;
     // The demo's interval is 10 s, so every first run falls within 10 s.
     let s = scrape_until(addr, Duration::from_secs(15), |s| {
         checked(s, &["demo-healthy", "demo-wrong-password"], 1.0)
@@ -205,4 +195,15 @@ async fn demo_shows_both_modes_up_within_seconds() {
         assert!(!logs.contains(secret), "{logs}");
     }
     assert!(logs.contains("demo running"), "{logs}");
+}
+
+/// Waits (at most 10 s) until something listens on 127.0.0.1:`port`.
+async fn wait_listening(port: u16, what: &str) -> std::net::SocketAddr {
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not start listening");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    addr
 }

@@ -70,7 +70,8 @@ async fn explicit_ftps_in_both_modes_with_store() {
             Some(StoreSpec { path: "/incoming/probe.tmp".into(), bytes: 10_000, verify: true, delete: true });
         let o = run_ftps(&p).await;
         assert_eq!(o.failure, None, "{mode}:\n{}", o.transcript);
-        assert!(o.phase(Phase::Tls).is_some());
+        let order: Vec<Phase> = o.phases.iter().map(|(p, _)| *p).take(4).collect();
+        assert_eq!(order, [Phase::Connect, Phase::Banner, Phase::Tls, Phase::Login], "session order");
         let tls = o.tls.expect("tls info");
         assert_eq!(tls.cert_not_after, Some(f.not_after));
         assert!(tls.version.starts_with("TLSv1"), "{}", tls.version);

@@ -136,12 +136,6 @@ impl<'a> Session<'a> {
     async fn walk(&mut self) -> Result<()> {
         let tcp = self.connect().await?;
         let implicit = self.plan.tls.mode == TlsMode::Implicit;
-        if self.plan.tls.mode != TlsMode::None {
-            let in_phase = self.phase;
-            self.enter(Phase::Tls);
-            self.tls = Some(self.tls_client().await?);
-            self.enter(in_phase);
-        }
         let stream = if implicit {
             self.enter(Phase::Tls);
             Stream::Tls(Box::new(self.handshake(tcp).await?))
@@ -240,6 +234,11 @@ impl<'a> Session<'a> {
         &mut self,
         tcp: TcpStream,
     ) -> Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        // Built at the control connection's handshake, inside the `tls`
+        // phase, so a set-up error (unreadable CA file) is reported there.
+        if self.tls.is_none() {
+            self.tls = Some(self.tls_client().await?);
+        }
         let client = self.tls.as_ref().ok_or_else(|| Error::Local("TLS not configured".into()))?;
         let result = client.connect(tcp, self.deadline).await;
         let not_after = client.cert_not_after();

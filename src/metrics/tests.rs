@@ -28,6 +28,7 @@ fn info(name: &str) -> TargetInfo {
     }
 }
 
+/// The phases of a plain (no TLS) check that ran to the end.
 const ALL: &[Phase] = &[
     Phase::Resolve,
     Phase::Connect,
