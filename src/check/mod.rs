@@ -9,6 +9,7 @@ mod diagnose;
 pub mod labels;
 pub mod outcome;
 pub mod plan;
+pub mod record;
 mod resolve;
 mod runner;
 mod transfer;
@@ -21,5 +22,6 @@ pub use outcome::{Failure, Outcome, TlsInfo};
 pub use plan::{
     ActiveOptions, CheckPlan, OperationSpec, PassiveOptions, RetrieveSpec, StoreSpec, TlsOptions, Toggle,
 };
+pub use record::{DataConnection, DataFailure, PhaseSpan, SessionRecord, SetupCommand};
 pub use resolve::{CheckEnv, Resolver, SystemResolver};
 pub use runner::run;

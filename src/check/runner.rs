@@ -16,6 +16,7 @@ use super::classify::classify;
 use super::labels::{Operation, Phase, TlsMode};
 use super::outcome::{Failure, Outcome, TlsInfo};
 use super::plan::CheckPlan;
+use super::record::SessionRecord;
 use super::resolve::CheckEnv;
 use crate::ftp::tls::{self, TlsClient};
 use crate::ftp::{Control, Error, Reply, Result, Stream, Transcript};
@@ -54,6 +55,8 @@ pub(super) struct Session<'a> {
     pub(super) peer: Option<SocketAddr>,
     pub(super) local: Option<SocketAddr>,
     pub(super) feat_epsv: Option<bool>,
+    /// Phase spans and data connections, for diagrams.
+    pub(super) record: SessionRecord,
     /// The address-learning PASV of `epsv: auto` was sent (once per session).
     pub(super) pasv_probed: bool,
 }
@@ -87,13 +90,18 @@ impl<'a> Session<'a> {
             peer: None,
             local: None,
             feat_epsv: None,
+            record: SessionRecord::default(),
             pasv_probed: false,
         }
     }
 
     /// Closes the running phase (adding its time) and starts `next`.
     /// Data phases recur per operation; their times are summed.
+    /// Entering the phase already running continues it (one span).
     pub(super) fn enter(&mut self, next: Phase) {
+        if self.in_phase && next == self.phase {
+            return;
+        }
         self.close_phase();
         self.phase = next;
         self.in_phase = true;
@@ -102,14 +110,21 @@ impl<'a> Session<'a> {
     fn close_phase(&mut self) {
         let now = Instant::now();
         let spent = now - self.phase_started;
+        let start = self.phase_started - self.started;
         self.phase_started = now;
         if !self.in_phase {
             return;
         }
+        self.record.span(self.phase, start, now - self.started);
         match self.phases.iter_mut().find(|(p, _)| *p == self.phase) {
             Some((_, d)) => *d += spent,
             None => self.phases.push((self.phase, spent)),
         }
+    }
+
+    /// Time since the check started: the offset of transcript lines and record entries.
+    pub(super) fn offset(&self) -> Duration {
+        self.started.elapsed()
     }
 
     pub(super) fn note(&mut self, text: &str) {
@@ -334,6 +349,7 @@ impl<'a> Session<'a> {
         };
         // The outcome is kept for the status page: it needs no copy of the password.
         transcript.forget_secrets();
+        self.record.close_all(self.started.elapsed());
         Outcome {
             mode: self.plan.mode,
             finished_at: SystemTime::now(),
@@ -344,7 +360,10 @@ impl<'a> Session<'a> {
             passive_address_mismatch: self.mismatch,
             passive_advertised: self.advertised,
             tls: self.tls_info,
+            control_peer: self.peer,
+            control_local: self.local,
             transcript,
+            record: self.record,
         }
     }
 

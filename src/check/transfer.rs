@@ -5,8 +5,10 @@ use std::net::{IpAddr, SocketAddr};
 
 use sha2::{Digest, Sha256};
 
+use super::classify::classify;
 use super::labels::{Mode, Operation, Phase};
 use super::plan::{OperationSpec, RetrieveSpec, StoreSpec, Toggle, MAX_STORE_BYTES};
+use super::record::{DataFailure, SetupCommand};
 use super::runner::{Session, QUIT_GRACE};
 use crate::ftp::address::{format_eprt, format_port, parse_229, parse_host_port};
 use crate::ftp::data::{self, canonical, ActiveListener};
@@ -33,7 +35,7 @@ impl Session<'_> {
 
     async fn list(&mut self, dir: Option<&str>) -> Result<()> {
         let command = dir.map(|d| format!("LIST {d}")).unwrap_or_else(|| "LIST".into());
-        let n = self.download("LIST", &command, MAX_LISTING, |_| {}).await?;
+        let n = self.download(Operation::List, "LIST", &command, MAX_LISTING, |_| {}).await?;
         self.bytes.push((Operation::List, n));
         Ok(())
     }
@@ -41,7 +43,9 @@ impl Session<'_> {
     async fn retrieve(&mut self, spec: &RetrieveSpec) -> Result<()> {
         let mut hasher = Sha256::new();
         let n = self
-            .download("RETR", &format!("RETR {}", spec.path), spec.max_bytes, |b| hasher.update(b))
+            .download(Operation::Retrieve, "RETR", &format!("RETR {}", spec.path), spec.max_bytes, |b| {
+                hasher.update(b)
+            })
             .await?;
         self.bytes.push((Operation::Retrieve, n));
         if let Some(size) = spec.size {
@@ -65,8 +69,10 @@ impl Session<'_> {
         self.bytes.push((Operation::Store, spec.bytes));
         if spec.verify {
             let mut back = Vec::with_capacity(content.len());
-            self.download("RETR", &format!("RETR {}", spec.path), spec.bytes, |b| back.extend_from_slice(b))
-                .await?;
+            self.download(Operation::Store, "RETR", &format!("RETR {}", spec.path), spec.bytes, |b| {
+                back.extend_from_slice(b)
+            })
+            .await?;
             if back != content {
                 if spec.delete {
                     // Best effort: a failed verify should not leave probe files behind.
@@ -91,21 +97,23 @@ impl Session<'_> {
     /// and waits for the final reply. Returns the byte count.
     async fn download(
         &mut self,
+        op: Operation,
         verb: &'static str,
         command: &str,
         max: u64,
         mut sink: impl FnMut(&[u8]),
     ) -> Result<u64> {
-        let mut stream = self.open(verb, command).await?;
+        let mut stream = self.open(op, verb, command).await?;
         let n = data::read_all(&mut stream, max, self.deadline, &mut sink).await?;
         close(&mut stream, self.deadline).await;
+        self.data_closed();
         self.note(&format!("{n} bytes received"));
         self.final_reply(verb).await?;
         Ok(n)
     }
 
     async fn upload(&mut self, command: &str, content: &[u8]) -> Result<()> {
-        let mut stream = self.open("STOR", command).await?;
+        let mut stream = self.open(Operation::Store, "STOR", command).await?;
         if let Err(e) = data::write_all(&mut stream, content, self.deadline).await {
             // A server that stops an upload (552 quota, 451 disk full) says
             // why on the control connection; that code beats "connection reset".
@@ -123,6 +131,7 @@ impl Session<'_> {
         // makes vsftpd (426) and pyftpdlib drop the tail of the upload.
         let reply = self.final_reply("STOR").await;
         drop(stream);
+        self.data_closed();
         reply
     }
 
@@ -141,14 +150,49 @@ impl Session<'_> {
     /// only once they have the transfer command (vsftpd, libunftp), so the
     /// command goes first and the handshake races the server's replies, as
     /// the accept does in active mode.
-    async fn open(&mut self, verb: &'static str, command: &str) -> Result<Stream> {
+    async fn open(&mut self, op: Operation, verb: &'static str, command: &str) -> Result<Stream> {
+        self.record.begin_data(op, verb, self.peer);
+        let opened = self.open_data(verb, command).await;
+        if let Err(e) = &opened {
+            let reason = classify(self.phase, e).reason;
+            if let Some(d) = self.record.current() {
+                if d.opened.is_none() {
+                    d.failure = Some(DataFailure::from_reason(reason));
+                }
+            }
+        }
+        opened
+    }
+
+    /// Notes in the record that the current data connection was closed.
+    fn data_closed(&mut self) {
+        let at = self.offset();
+        if let Some(d) = self.record.current() {
+            d.closed.get_or_insert(at);
+        }
+    }
+
+    /// Notes in the record that the current data connection is established.
+    fn data_opened(&mut self, peer: Option<SocketAddr>) {
+        let at = self.offset();
+        if let Some(d) = self.record.current() {
+            d.peer = peer;
+            d.opened = Some(at);
+        }
+    }
+
+    async fn open_data(&mut self, verb: &'static str, command: &str) -> Result<Stream> {
         let mut preliminary = false;
         let tcp = match self.plan.mode {
             Mode::Passive => {
                 self.enter(Phase::DataSetup);
                 let addr = self.passive_address().await?;
                 self.enter(Phase::DataConnect);
+                if let Some(d) = self.record.current() {
+                    d.peer = Some(addr);
+                }
                 let tcp = data::connect(addr, self.deadline).await?;
+                self.data_opened(Some(addr));
                 self.note(&format!("data connection to {addr}"));
                 if self.tls.is_none() {
                     self.enter(Phase::Transfer);
@@ -163,9 +207,21 @@ impl Session<'_> {
                 let server: IpAddr = self.peer.ok_or(Error::Closed)?.ip();
                 self.control()?.send(command).await?;
                 let accept = listener.accept_from(server, self.deadline);
-                let tcp = self.race_reply(verb, accept, &mut preliminary).await?;
-                let peer = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-                self.note(&format!("data connection from {peer}"));
+                let tcp = match self.race_reply(verb, accept, &mut preliminary).await {
+                    Ok(tcp) => tcp,
+                    Err(e) => {
+                        if let (Error::UnexpectedPeer { peer, .. }, Some(d)) = (&e, self.record.current()) {
+                            d.peer = Some(*peer);
+                        }
+                        return Err(e);
+                    }
+                };
+                let peer = tcp.peer_addr().ok();
+                self.data_opened(peer);
+                self.note(&format!(
+                    "data connection from {}",
+                    peer.map(|p| p.to_string()).unwrap_or_default()
+                ));
                 tcp
             }
         };
@@ -180,6 +236,9 @@ impl Session<'_> {
                 self.note(if resumed { "data TLS session resumed" } else { "data TLS session NOT resumed" });
                 if let Some(info) = self.tls_info.as_mut() {
                     info.data_resumed.push(resumed);
+                }
+                if let Some(d) = self.record.current() {
+                    d.tls_resumed = Some(resumed);
                 }
                 Stream::Tls(Box::new(tls))
             }
@@ -253,6 +312,7 @@ impl Session<'_> {
             if auto && peer.is_ipv4() && !self.pasv_probed {
                 self.learn_advertised_address(peer).await?;
             }
+            self.set_up_with(SetupCommand::Epsv);
             let reply = self.control()?.command("EPSV").await?;
             if reply.code == 229 {
                 let port = parse_229(reply.text()).map_err(|source| Error::Codec {
@@ -260,6 +320,9 @@ impl Session<'_> {
                     code: 229,
                     source,
                 })?;
+                if let Some(d) = self.record.current() {
+                    d.announced_port = Some(port);
+                }
                 // RFC 2428 §3: the data connection goes to the control connection's peer.
                 return Ok(SocketAddr::new(peer.ip(), port));
             }
@@ -268,6 +331,7 @@ impl Session<'_> {
             }
             self.note("EPSV refused, falling back to PASV");
         }
+        self.set_up_with(SetupCommand::Pasv);
         let reply = self.expect("PASV", "PASV", &[227]).await?;
         let advertised = parse_host_port(reply.text()).map_err(|source| Error::Codec {
             verb: "PASV",
@@ -276,6 +340,11 @@ impl Session<'_> {
         })?;
         let advertised = SocketAddr::V4(advertised);
         let mismatch = self.record_advertised(advertised, peer);
+        if let Some(d) = self.record.current() {
+            d.announced_ip = Some(advertised.ip());
+            d.announced_port = Some(advertised.port());
+            d.announced_differs = Some(mismatch);
+        }
         if self.plan.passive.trust_advertised_address {
             return Ok(advertised);
         }
@@ -310,6 +379,14 @@ impl Session<'_> {
             _ => self.note("PASV (address check only) refused"),
         }
         Ok(())
+    }
+
+    /// Notes in the record which command prepares the current data connection.
+    fn set_up_with(&mut self, command: SetupCommand) {
+        if let Some(d) = self.record.current() {
+            d.setup = Some(command);
+            (d.announced_ip, d.announced_port, d.announced_differs) = (None, None, None);
+        }
     }
 
     /// Remembers the address a 227 advertised; true when it is not the control peer's.
@@ -358,6 +435,11 @@ impl Session<'_> {
             _ => format!("EPRT {}", format_eprt(addr)),
         };
         let verb = if eprt { "EPRT" } else { "PORT" };
+        self.set_up_with(if eprt { SetupCommand::Eprt } else { SetupCommand::Port });
+        if let Some(d) = self.record.current() {
+            d.announced_ip = Some(addr.ip());
+            d.announced_port = Some(addr.port());
+        }
         self.note(&format!("listening on {bound} for the server's data connection"));
         self.expect(verb, &command, &[200]).await?;
         Ok(listener)

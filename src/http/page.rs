@@ -138,7 +138,10 @@ mod tests {
             passive_address_mismatch: None,
             passive_advertised: None,
             tls: None,
+            control_peer: None,
+            control_local: None,
             transcript,
+            record: Default::default(),
         };
         let status = TargetStatus {
             address: evil.into(),

@@ -15,7 +15,10 @@ fn outcome(mode: Mode, failure: Option<Failure>, phases: &[Phase]) -> Outcome {
         passive_address_mismatch: (mode == Mode::Passive).then_some(false),
         passive_advertised: None,
         tls: None,
+        control_peer: None,
+        control_local: None,
         transcript: Transcript::new(),
+        record: Default::default(),
     }
 }
 

@@ -86,7 +86,10 @@ fn scripted(took: Duration, log: Arc<Mutex<Vec<Run>>>) -> CheckFn {
                 passive_address_mismatch: None,
                 passive_advertised: None,
                 tls: None,
+                control_peer: None,
+                control_local: None,
                 transcript: Transcript::new(),
+                record: Default::default(),
             }
         })
     })

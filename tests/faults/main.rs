@@ -10,6 +10,7 @@
 mod support;
 
 mod data;
+mod record;
 mod session;
 mod transfer;
 
