@@ -167,7 +167,7 @@ async fn ftps_session_record() {
         let [d] = &o.record.data[..] else { panic!("{:?}", o.record.data) };
         assert_eq!(d.tls_resumed, Some(true), "{mode}: {d:?}");
         assert!(d.opened.is_some() && d.closed.is_some() && d.failure.is_none(), "{d:?}");
-        let expected = if mode == Mode::Passive { "EPSV" } else { "PORT" };
+        let expected = if mode == Mode::Passive { "PASV" } else { "PORT" };
         assert_eq!(d.setup.map(|s| s.as_str()), Some(expected), "{mode}: {d:?}\n{}", o.transcript);
         let tls = o.record.spans_of(Phase::Tls).next().expect("a tls span");
         assert!(tls.end > tls.start, "{tls:?}");

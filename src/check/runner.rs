@@ -54,11 +54,8 @@ pub(super) struct Session<'a> {
     /// The control connection's peer and local address.
     pub(super) peer: Option<SocketAddr>,
     pub(super) local: Option<SocketAddr>,
-    pub(super) feat_epsv: Option<bool>,
     /// Phase spans and data connections, for diagrams.
     pub(super) record: SessionRecord,
-    /// The address-learning PASV of `epsv: auto` was sent (once per session).
-    pub(super) pasv_probed: bool,
 }
 
 impl<'a> Session<'a> {
@@ -89,9 +86,7 @@ impl<'a> Session<'a> {
             control: None,
             peer: None,
             local: None,
-            feat_epsv: None,
             record: SessionRecord::default(),
-            pasv_probed: false,
         }
     }
 

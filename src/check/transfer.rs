@@ -289,96 +289,95 @@ impl Session<'_> {
         Err(Error::Unexpected { verb, reply: refused })
     }
 
-    /// EPSV or PASV (SPEC §4 `passive.epsv`), and where to connect.
+    /// EPSV or PASV (SPEC §4 `passive.epsv`), and where to connect: one
+    /// exchange per data connection, so `data_setup` times exactly one.
     ///
-    /// `auto` uses EPSV when the server offers it (or the peer is IPv6) and
-    /// falls back to PASV on 500–504. EPSV replies carry no address, yet the
-    /// address a server puts in 227 is what breaks PASV clients behind NAT
-    /// (SPEC §8), so on IPv4 `auto` also sends one PASV per session just to
-    /// learn it. With `trust_advertised_address` the advertised address is
-    /// the point, so `auto` means PASV.
+    /// `auto` sends PASV when the control connection is IPv4: its 227 names
+    /// the address the server advertises, which is what breaks PASV clients
+    /// behind NAT (SPEC §8, `ftp_passive_address_mismatch`). On IPv6 it
+    /// sends EPSV (RFC 2428 §3: PASV cannot carry an IPv6 address). Either
+    /// falls back to the other on 500/502 (command unknown or not
+    /// implemented: old servers lack EPSV, some IPv6-only ones lack PASV).
+    /// `always`/`never` send only EPSV/PASV.
     async fn passive_address(&mut self) -> Result<SocketAddr> {
         let peer = self.peer.ok_or(Error::Closed)?;
-        let opts = &self.plan.passive;
-        let auto = opts.epsv == Toggle::Auto;
-        let epsv = match opts.epsv {
-            Toggle::Always => true,
-            Toggle::Never => false,
-            Toggle::Auto => {
-                !opts.trust_advertised_address && (peer.is_ipv6() || self.server_offers_epsv().await?)
-            }
+        let ipv4 = canonical(peer.ip()).is_ipv4();
+        let (first, fallback) = match self.plan.passive.epsv {
+            Toggle::Always => (SetupCommand::Epsv, false),
+            Toggle::Never => (SetupCommand::Pasv, false),
+            Toggle::Auto if ipv4 => (SetupCommand::Pasv, true),
+            Toggle::Auto => (SetupCommand::Epsv, true),
         };
-        if epsv {
-            if auto && peer.is_ipv4() && !self.pasv_probed {
-                self.learn_advertised_address(peer).await?;
+        match self.passive_exchange(first, peer).await? {
+            Ok(addr) => Ok(addr),
+            Err(reply) if fallback && matches!(reply.code, 500 | 502) => {
+                let second =
+                    if first == SetupCommand::Pasv { SetupCommand::Epsv } else { SetupCommand::Pasv };
+                self.note(&format!("{} refused, falling back to {}", first.as_str(), second.as_str()));
+                match self.passive_exchange(second, peer).await? {
+                    Ok(addr) => Ok(addr),
+                    Err(reply) => Err(Error::Unexpected { verb: second.as_str(), reply }),
+                }
             }
-            self.set_up_with(SetupCommand::Epsv);
-            let reply = self.control()?.command("EPSV").await?;
-            if reply.code == 229 {
-                let port = parse_229(reply.text()).map_err(|source| Error::Codec {
-                    verb: "EPSV",
-                    code: 229,
-                    source,
-                })?;
+            Err(reply) => Err(Error::Unexpected { verb: first.as_str(), reply }),
+        }
+    }
+
+    /// One PASV or EPSV: the address to connect to, or the negative reply.
+    async fn passive_exchange(
+        &mut self,
+        command: SetupCommand,
+        peer: SocketAddr,
+    ) -> Result<std::result::Result<SocketAddr, crate::ftp::Reply>> {
+        self.set_up_with(command);
+        let verb = command.as_str();
+        let reply = self.control()?.command(verb).await?;
+        match (command, reply.code) {
+            (SetupCommand::Epsv, 229) => {
+                let port =
+                    parse_229(reply.text()).map_err(|source| Error::Codec { verb, code: 229, source })?;
                 if let Some(d) = self.record.current() {
                     d.announced_port = Some(port);
                 }
                 // RFC 2428 §3: the data connection goes to the control connection's peer.
-                return Ok(SocketAddr::new(peer.ip(), port));
+                Ok(Ok(SocketAddr::new(peer.ip(), port)))
             }
-            if !(auto && peer.is_ipv4() && (500..=504).contains(&reply.code)) {
-                return Err(Error::Unexpected { verb: "EPSV", reply });
+            (SetupCommand::Pasv, 227) => {
+                let advertised = parse_host_port(reply.text()).map_err(|source| Error::Codec {
+                    verb,
+                    code: 227,
+                    source,
+                })?;
+                Ok(Ok(self.pasv_target(SocketAddr::V4(advertised), peer)))
             }
-            self.note("EPSV refused, falling back to PASV");
+            (_, code) if code >= 400 => Ok(Err(reply)),
+            // A positive reply that is not 227/229: out of sequence.
+            _ => Err(Error::Unexpected { verb, reply }),
         }
-        self.set_up_with(SetupCommand::Pasv);
-        let reply = self.expect("PASV", "PASV", &[227]).await?;
-        let advertised = parse_host_port(reply.text()).map_err(|source| Error::Codec {
-            verb: "PASV",
-            code: 227,
-            source,
-        })?;
-        let advertised = SocketAddr::V4(advertised);
-        let mismatch = self.record_advertised(advertised, peer);
+    }
+
+    /// Where a 227 sends the data connection: the control peer with 227's
+    /// port, unless `trust_advertised_address` (SPEC §9: a server must not
+    /// steer the exporter at another host).
+    fn pasv_target(&mut self, advertised: SocketAddr, peer: SocketAddr) -> SocketAddr {
+        // A 227 to an IPv6 peer can only name some IPv4 address: not comparable.
+        let mismatch = canonical(peer.ip()).is_ipv4().then(|| self.record_advertised(advertised, peer));
         if let Some(d) = self.record.current() {
             d.announced_ip = Some(advertised.ip());
             d.announced_port = Some(advertised.port());
-            d.announced_differs = Some(mismatch);
+            d.announced_differs = mismatch;
         }
         if self.plan.passive.trust_advertised_address {
-            return Ok(advertised);
+            return advertised;
         }
-        if mismatch {
-            // SPEC §9: a server must not steer the exporter at another host.
+        if mismatch == Some(true) {
             self.note(&format!(
                 "227 advertises {}, not the control peer {}; connecting to the control peer",
                 advertised.ip(),
                 peer.ip()
             ));
         }
-        Ok(SocketAddr::new(peer.ip(), advertised.port()))
-    }
-
-    /// One PASV whose only purpose is the address in its 227 reply. Its
-    /// failure does not fail the check (the data connection uses EPSV); it
-    /// is noted in the transcript and the mismatch stays unknown.
-    async fn learn_advertised_address(&mut self, peer: SocketAddr) -> Result<()> {
-        self.pasv_probed = true;
-        let reply = self.control()?.command("PASV").await?;
-        match (reply.code, parse_host_port(reply.text())) {
-            (227, Ok(advertised)) => {
-                if self.record_advertised(SocketAddr::V4(advertised), peer) {
-                    self.note(&format!(
-                        "227 advertises {}, not the control peer {}: PASV clients behind this NAT fail",
-                        advertised.ip(),
-                        peer.ip()
-                    ));
-                }
-            }
-            (227, Err(e)) => self.note(&format!("PASV (address check only): {e}")),
-            _ => self.note("PASV (address check only) refused"),
-        }
-        Ok(())
+        SocketAddr::new(peer.ip(), advertised.port())
     }
 
     /// Notes in the record which command prepares the current data connection.
@@ -395,18 +394,6 @@ impl Session<'_> {
         self.advertised = Some(advertised);
         self.mismatch = Some(self.mismatch.unwrap_or(false) || mismatch);
         mismatch
-    }
-
-    /// FEAT once per session: does the server list EPSV (RFC 2389, RFC 2428)?
-    async fn server_offers_epsv(&mut self) -> Result<bool> {
-        if let Some(known) = self.feat_epsv {
-            return Ok(known);
-        }
-        let reply = self.control()?.command("FEAT").await?;
-        let offers = reply.code == 211
-            && reply.lines.iter().skip(1).any(|l| l.trim_start().to_ascii_uppercase().starts_with("EPSV"));
-        self.feat_epsv = Some(offers);
-        Ok(offers)
     }
 
     /// Binds the active-mode listener and announces it with PORT or EPRT.
