@@ -217,8 +217,8 @@ fn invalid_files_name_file_line_and_key() {
             "bad.yml:5: targets[0].check.list: must not contain line breaks or NUL (it is sent in an FTP command)".into(),
         ),
         (
-            "targets:\n  - name: a\n    address: h\n    check:\n      store: { bytes: 10 }\n",
-            "bad.yml:5: targets[0].check.store: missing field `path`".into(),
+            "targets:\n  - name: a\n    address: h\n    check:\n      store: { path: \"\", bytes: 10 }\n",
+            "bad.yml:5: targets[0].check.store.path: must not be empty".into(),
         ),
         (
             "defaults:\n  interval: 500000000000y\ntargets:\n  - name: a\n    address: h\n",
@@ -613,7 +613,13 @@ fn an_inline_password_warns_once_per_target_without_the_value() {
         - { name: b, address: h }\n\
         - { name: c, address: h, password_env: CFG_TEST_PW }\n\
         - { name: d, address: h, tls_server_name: ftp.example.com }\n";
-    let c = tracing::subscriber::with_default(sub, || parse(text)).unwrap();
+    // Another test thread may hit the warning's callsite first, with no
+    // subscriber, and cache "never" for it: recompute under ours.
+    let c = tracing::subscriber::with_default(sub, || {
+        tracing::callsite::rebuild_interest_cache();
+        parse(text)
+    })
+    .unwrap();
     assert_eq!(c.targets[1].password.expose(), "inline-secret-7");
     let out = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     let warned: Vec<&str> =
@@ -622,4 +628,17 @@ fn an_inline_password_warns_once_per_target_without_the_value() {
     assert!(warned[0].contains("ftp_target=\"a\"") && warned[0].contains("key=defaults.password"), "{out}");
     assert!(out.contains("tls_* settings have no effect with `tls: none` key=targets[3]"), "{out}");
     assert!(!out.contains("inline-secret-7") && !out.contains("s3cr3t-env"), "{out}");
+}
+
+#[test]
+fn store_path_defaults_to_one_per_exporter_host() {
+    let text = "targets:\n  - name: a\n    address: h\n    check:\n      store: {}\n  - name: b\n    \
+                address: h\n    check:\n      store: { path: \"/in/{hostname}/probe-{hostname}.tmp\" }\n";
+    let c = Config::parse_as(text, Path::new("h.yml"), "pod-7").unwrap();
+    let path = |i: usize| c.targets[i].check.store.as_ref().unwrap().path.clone();
+    assert_eq!(path(0), "ftp_exporter_pod-7.tmp", "default: the login directory, this host's name");
+    assert_eq!(path(1), "/in/pod-7/probe-pod-7.tmp", "substituted at load, so messages show the real path");
+    let this = ok(text);
+    let host = ftp_exporter::config::hostname::this_host();
+    assert_eq!(this.targets[0].check.store.as_ref().unwrap().path, format!("ftp_exporter_{host}.tmp"));
 }

@@ -9,6 +9,7 @@ mod diagnose;
 pub mod labels;
 pub mod outcome;
 pub mod plan;
+mod probe_content;
 pub mod record;
 mod resolve;
 mod runner;
@@ -24,4 +25,6 @@ pub use plan::{
 };
 pub use record::{DataConnection, DataFailure, PhaseSpan, SessionRecord, SetupCommand};
 pub use resolve::{CheckEnv, Resolver, SystemResolver};
-pub use runner::run;
+pub use runner::{run, run_cancellable};
+/// Re-exported so callers of [`run_cancellable`] need not depend on tokio-util.
+pub use tokio_util::sync::CancellationToken;

@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
+use tokio_util::sync::CancellationToken;
 
 use super::classify::classify;
 use super::labels::{Operation, Phase, TlsMode};
@@ -25,11 +26,32 @@ use crate::ftp::{Control, Error, Reply, Result, Stream, Transcript};
 /// Also how long a failed upload waits for the server to say why.
 pub(super) const QUIT_GRACE: Duration = Duration::from_millis(500);
 
+/// How long clean-up after a failure may take beyond the check's deadline
+/// when something is owed to the server (a DELE of our probe file) or the
+/// check was cancelled: one [`QUIT_GRACE`] for the DELE, one for the QUIT.
+const CLEANUP: Duration = Duration::from_millis(2 * QUIT_GRACE.as_millis() as u64);
+
 /// Runs one check. Never panics on anything the server does, and returns
-/// by `plan.timeout` (plus the time to close sockets).
+/// by `plan.timeout` (plus the time to close sockets, and at most
+/// [`CLEANUP`] to delete a probe file after a failure).
 pub async fn run(plan: &CheckPlan, env: &CheckEnv) -> Outcome {
+    run_cancellable(plan, env, CancellationToken::new()).await
+}
+
+/// As [`run`], but `cancel` stops the check (a reload or shutdown): the
+/// running phase is abandoned, the probe file is deleted if one is owed,
+/// QUIT is sent, each within [`QUIT_GRACE`] (at most [`CLEANUP`] in all),
+/// and an outcome failed with [`Error::Cancelled`] (`io_error`, "cancelled:
+/// …") is returned for the caller to discard.
+pub async fn run_cancellable(plan: &CheckPlan, env: &CheckEnv, cancel: CancellationToken) -> Outcome {
     let mut s = Session::new(plan, env);
-    let result = s.walk().await;
+    let result = tokio::select! {
+        // Cancel-safe where it matters: the control connection keeps what
+        // it read (Control::read_reply), and a dropped data connection is
+        // only closed.
+        r = s.walk() => r,
+        () = cancel.cancelled() => Err(Error::Cancelled),
+    };
     s.finish(result).await
 }
 
@@ -56,6 +78,9 @@ pub(super) struct Session<'a> {
     pub(super) local: Option<SocketAddr>,
     /// Phase spans and data connections, for diagrams.
     pub(super) record: SessionRecord,
+    /// The probe file the server accepted a STOR for and that `delete`
+    /// wants gone: cleared when its DELE is sent, else sent by `finish`.
+    pub(super) pending_dele: Option<String>,
 }
 
 impl<'a> Session<'a> {
@@ -87,6 +112,7 @@ impl<'a> Session<'a> {
             peer: None,
             local: None,
             record: SessionRecord::default(),
+            pending_dele: None,
         }
     }
 
@@ -326,13 +352,10 @@ impl<'a> Session<'a> {
     async fn finish(mut self, result: Result<()>) -> Outcome {
         self.close_phase();
         let duration = self.started.elapsed();
+        let cancelled = matches!(result, Err(Error::Cancelled));
         let failure = result.err().map(|e| self.failed(e));
-        if failure.is_some() && Instant::now() < self.deadline {
-            if let Some(control) = self.control.as_mut() {
-                if control.send("QUIT").await.is_ok() {
-                    let _ = control.read_reply_within(QUIT_GRACE).await;
-                }
-            }
+        if failure.is_some() {
+            self.clean_up(cancelled).await;
         }
         if let Some(tls) = self.tls.as_ref() {
             let info = self.tls_info.get_or_insert_with(TlsInfo::default);
@@ -362,6 +385,48 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// After a failure: DELE the probe file if one is owed, then QUIT, each
+    /// bounded by [`QUIT_GRACE`]. Normally within the check's deadline (no
+    /// QUIT once it passed); a cancelled check, or one that owes a DELE,
+    /// gets [`CLEANUP`] from now whatever the deadline, because leaving a
+    /// file on the partner's server or a session open is worse than a late end.
+    async fn clean_up(&mut self, cancelled: bool) {
+        let pending = self.pending_dele.take();
+        let now = Instant::now();
+        let until = if cancelled || pending.is_some() { now + CLEANUP } else { self.deadline };
+        if now >= until {
+            return;
+        }
+        let Some(control) = self.control.as_mut() else { return };
+        control.set_deadline(until);
+        if let Some(path) = pending {
+            if control.send(&format!("DELE {path}")).await.is_err() {
+                return;
+            }
+            // Replies still due for an abandoned transfer (150, 226, 426)
+            // come first; DELE's own is the first reply that is none of those.
+            let grace = Instant::now() + QUIT_GRACE;
+            loop {
+                let left = grace.saturating_duration_since(Instant::now());
+                match control.read_reply_within(left).await {
+                    Some(r) if matches!(r.code, 125 | 150 | 225 | 226 | 425 | 426 | 451) => continue,
+                    Some(r) if matches!(r.code, 200 | 250) => {
+                        control.note("probe file deleted after the failure");
+                        break;
+                    }
+                    Some(r) => {
+                        control.note(&format!("DELE after the failure refused ({})", r.code));
+                        break;
+                    }
+                    None => break,
+                }
+            }
+        }
+        if control.send("QUIT").await.is_ok() {
+            let _ = control.read_reply_within(QUIT_GRACE).await;
+        }
+    }
+
     fn failed(&mut self, e: Error) -> Failure {
         let mut f = classify(self.phase, &e);
         // The message quotes the server's reply, which may echo the password
@@ -373,7 +438,11 @@ impl<'a> Session<'a> {
         self.note(&format!("FAILED phase={} reason={} code={} {}", f.phase, f.reason, f.code, f.message));
         // After a protocol violation or a closed connection the control
         // channel is not worth a QUIT.
-        if matches!(e, Error::Closed | Error::Io(_) | Error::Reply(_) | Error::TlsHandshake(_)) {
+        // (A DELE still owed is tried anyway: a data connection's reset is an
+        // Io error too, and a dead control connection fails the DELE fast.)
+        if matches!(e, Error::Closed | Error::Io(_) | Error::Reply(_) | Error::TlsHandshake(_))
+            && self.pending_dele.is_none()
+        {
             if let Some(c) = self.control.take() {
                 self.transcript = c.into_transcript();
             }

@@ -19,6 +19,7 @@
 mod address;
 mod error;
 mod fields;
+pub mod hostname;
 mod locate;
 mod raw;
 mod resolve;
@@ -81,7 +82,13 @@ impl Config {
     /// As [`Config::load`], from text; `source` names the file in messages and
     /// anchors relative `password_file` / `tls_ca_file` paths.
     pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigError> {
-        let ctx = Ctx { text, source };
+        Config::parse_as(text, source, hostname::this_host())
+    }
+
+    /// As [`Config::parse`], with `hostname` for `{hostname}` in `store.path`
+    /// (tests play several exporters in one process this way).
+    pub fn parse_as(text: &str, source: &Path, hostname: &str) -> Result<Config, ConfigError> {
+        let ctx = Ctx { text, source, hostname };
         let root = KeyPath::root();
         let raw: Option<RawFile> = serde_norway::from_str(text).map_err(|e| yaml_error(&ctx, &e))?;
         let Some(raw) = raw else {

@@ -67,7 +67,7 @@ pub struct RawRetrieve {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStore {
-    pub path: Text<FtpArg>,
+    pub path: Option<Text<FtpArg>>,
     pub bytes: Option<ByteSize>,
     pub verify: Option<bool>,
     pub delete: Option<bool>,

@@ -35,11 +35,15 @@ const ANONYMOUS_PASSWORD: &str = "ftp_exporter@";
 /// Enough for a health file; bounds memory if `retrieve` points at a big one.
 const DEFAULT_MAX_BYTES: u64 = 1 << 20;
 const DEFAULT_STORE_BYTES: u64 = 4096;
+/// In the login directory, unique per exporter host (see `hostname`).
+const DEFAULT_STORE_PATH: &str = "ftp_exporter_{hostname}.tmp";
 
 /// The text being resolved, for turning a key path into `file:line: key`.
 pub(crate) struct Ctx<'a> {
     pub text: &'a str,
     pub source: &'a Path,
+    /// What `{hostname}` stands for in `store.path`.
+    pub hostname: &'a str,
 }
 
 impl Ctx<'_> {
@@ -358,8 +362,10 @@ fn check(ctx: &Ctx, l: &Layers) -> Result<CheckSpec, ConfigError> {
             if bytes > MAX_STORE_BYTES {
                 return Err(ctx.err(&at.key("store").key("bytes"), "at most 64MiB"));
             }
+            // Substituted here, so messages and transcripts show the real path.
+            let path = s.path.map_or(DEFAULT_STORE_PATH.to_string(), |p| p.0 .0);
             Some(StoreSpec {
-                path: s.path.0 .0,
+                path: super::hostname::substitute(&path, ctx.hostname),
                 bytes,
                 verify: s.verify.unwrap_or(true),
                 delete: s.delete.unwrap_or(true),

@@ -9,6 +9,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod cleanup;
 mod data;
 mod record;
 mod session;
