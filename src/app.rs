@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::check::{self, CheckEnv, CheckPlan, Mode, Outcome};
-use crate::config::{Config, Target};
+use crate::config::{Config, Target, LOAD_TIMEOUT};
 use crate::http::{self, Backend, BoxFuture, HttpState, Limits, Probed, WebConfig};
 use crate::metrics::{Metrics, TargetInfo};
 use crate::scheduler::{CheckFn, ProbeRefused, Schedulable, Scheduler};
@@ -119,7 +119,8 @@ impl App {
     /// Loads the configuration (an invalid one is an error: nothing starts),
     /// starts the scheduler and serves HTTP.
     pub async fn start(opts: AppOptions) -> Result<App, String> {
-        let config = Config::load(&opts.config_file).map_err(|e| e.to_string())?;
+        let config =
+            Config::load_off_runtime(&opts.config_file, LOAD_TIMEOUT).await.map_err(|e| e.to_string())?;
         let metrics = Metrics::new(&config.metrics.duration_buckets).map_err(|e| e.to_string())?;
         let status = Status::new(diagnose);
         let env = CheckEnv::default();
@@ -198,7 +199,7 @@ impl Inner {
 
     async fn reload(&self) -> Result<(), String> {
         let _one_at_a_time = self.reloading.lock().await;
-        match Config::load(&self.config_file) {
+        match Config::load_off_runtime(&self.config_file, LOAD_TIMEOUT).await {
             Ok(config) => {
                 self.install(config).await;
                 Ok(())

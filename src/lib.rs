@@ -16,4 +16,5 @@ pub mod http;
 pub mod metrics;
 pub mod scheduler;
 pub mod secret;
+pub mod small_file;
 pub mod status;

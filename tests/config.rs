@@ -171,7 +171,7 @@ fn invalid_files_name_file_line_and_key() {
         ),
         (
             "targets:\n  - name: a\n    address: h\n    username: u\n    password_file: /dev/zero\n",
-            "bad.yml:5: targets[0].password_file: cannot read /dev/zero: larger than 64KiB, not a password file".into(),
+            "bad.yml:5: targets[0].password_file: cannot read /dev/zero: not a regular file (a device)".into(),
         ),
         ("targets:\n  - ftp.example.com\n", r#"bad.yml:2: targets[0]: invalid type: string "ftp.example.com", expected a mapping"#.into()),
         (
@@ -641,4 +641,44 @@ fn store_path_defaults_to_one_per_exporter_host() {
     let this = ok(text);
     let host = ftp_exporter::config::hostname::this_host();
     assert_eq!(this.targets[0].check.store.as_ref().unwrap().path, format!("ftp_exporter_{host}.tmp"));
+}
+
+/// Refused from their metadata, before anything opens them (a FIFO would
+/// block the load; a huge file would be read whole), naming file, line, key.
+#[test]
+fn oversized_or_special_secret_and_ca_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.pw");
+    std::fs::write(&big, vec![b'x'; 64 * 1024 + 1]).unwrap();
+    let fifo = dir.path().join("ca.fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let source = dir.path().join("c.yml");
+    let text = format!(
+        "targets:\n  - name: a\n    address: h\n    username: u\n    password_file: {}\n",
+        big.display()
+    );
+    let e = Config::parse(&text, &source).unwrap_err().to_string();
+    let want = format!(
+        "c.yml:5: targets[0].password_file: cannot read {}: 65537 bytes, larger than the 64KiB allowed",
+        big.display()
+    );
+    assert!(e.ends_with(&want), "{e}");
+    let text = format!(
+        "targets:\n  - name: a\n    address: h\n    tls: explicit\n    tls_ca_file: {}\n",
+        fifo.display()
+    );
+    let e = Config::parse(&text, &source).unwrap_err().to_string();
+    assert!(
+        e.ends_with(&format!(
+            "c.yml:5: targets[0].tls_ca_file: cannot read {}: not a regular file (a FIFO)",
+            fifo.display()
+        )),
+        "{e}"
+    );
+    // The config file itself, too.
+    let e = Config::load(&fifo).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!("{}: cannot read the configuration file: not a regular file (a FIFO)", fifo.display())
+    );
 }

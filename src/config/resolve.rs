@@ -14,7 +14,6 @@
 
 use crate::check::plan::MAX_STORE_BYTES;
 use std::collections::HashMap;
-use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -263,16 +262,11 @@ fn password(ctx: &Ctx, l: &Layers, name: &str, username: Option<&str>) -> Result
 }
 
 /// Reads a password file, refusing anything larger than a password could
-/// be: a `password_file` pointing at the wrong file (a log, `/dev/zero`)
-/// must not be read whole into memory.
-fn read_small(path: &Path) -> std::io::Result<String> {
-    const LIMIT: u64 = 64 * 1024;
-    let mut v = String::new();
-    std::fs::File::open(path)?.take(LIMIT + 1).read_to_string(&mut v)?;
-    if v.len() as u64 > LIMIT {
-        return Err(std::io::Error::other("larger than 64KiB, not a password file"));
-    }
-    Ok(v)
+/// be (a `password_file` pointing at the wrong file, a log, must not be
+/// read whole into memory) and anything that is not a regular file (a
+/// FIFO would block the load), before opening it.
+fn read_small(path: &Path) -> Result<String, crate::small_file::FileError> {
+    crate::small_file::read_text(path, 64 * 1024)
 }
 
 fn tls_options(ctx: &Ctx, l: &Layers, mode: TlsMode) -> Result<TlsOptions, ConfigError> {
@@ -311,9 +305,9 @@ fn tls_options(ctx: &Ctx, l: &Layers, mode: TlsMode) -> Result<TlsOptions, Confi
 /// misleading `tls_certificate_invalid`; refusing it at load names the file.
 fn read_ca_file(ctx: &Ctx, at: &KeyPath, written: &str) -> Result<PathBuf, ConfigError> {
     let path = ctx.file_path(written);
-    let file = std::fs::File::open(&path)
+    let pem = crate::small_file::read(&path, crate::ftp::tls::MAX_CA_FILE)
         .map_err(|e| ctx.err(at, format!("cannot read {}: {e}", path.display())))?;
-    let certs = rustls_pemfile::certs(&mut BufReader::new(file)).collect::<Result<Vec<_>, _>>();
+    let certs = rustls_pemfile::certs(&mut pem.as_slice()).collect::<Result<Vec<_>, _>>();
     match certs {
         Ok(c) if !c.is_empty() => Ok(path),
         Ok(_) => Err(ctx.err(at, format!("{} contains no PEM certificate", path.display()))),
