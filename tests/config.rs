@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use ftp_exporter::check::{
-    ActiveOptions, CheckPlan, Mode, PassiveOptions, RetrieveSpec, StoreSpec, TlsMode, TlsOptions, Toggle,
+    ActiveOptions, CheckPlan, IpProtocol, Mode, PassiveOptions, RetrieveSpec, StoreSpec, TlsMode, TlsOptions,
+    Toggle,
 };
 use ftp_exporter::config::{Config, ConfigError};
 use ftp_exporter::secret::Secret;
@@ -219,6 +220,14 @@ fn invalid_files_name_file_line_and_key() {
         (
             "targets:\n  - name: a\n    address: h\n    check:\n      store: { path: \"\", bytes: 10 }\n",
             "bad.yml:5: targets[0].check.store.path: must not be empty".into(),
+        ),
+        (
+            "targets:\n  - name: a\n    address: h\n    ip_protocol: ipv5\n",
+            r#"bad.yml:4: targets[0].ip_protocol: unknown ip_protocol "ipv5", expected auto, ipv4 or ipv6"#.into(),
+        ),
+        (
+            "defaults:\n  ip_protocol: ipv6\ntargets:\n  - name: a\n    address: 192.0.2.1\n",
+            r#"bad.yml:2: defaults.ip_protocol: ip_protocol ipv6 contradicts the address 192.0.2.1 (for targets[0] "a")"#.into(),
         ),
         (
             "defaults:\n  interval: 500000000000y\ntargets:\n  - name: a\n    address: h\n",
@@ -445,6 +454,7 @@ fn plans_carry_every_setting_for_both_modes() {
         let want = CheckPlan {
             host: "::1".into(),
             port: 2121,
+            ip_protocol: IpProtocol::Auto,
             username: "monitor".into(),
             password: Secret::new("s3cr3t-env"),
             account: None,
@@ -575,6 +585,7 @@ fn the_example_file_loads_and_documents_every_key() {
         "port_range:",
         "eprt:",
         "labels:",
+        "ip_protocol:",
         "metrics:",
         "duration_buckets:",
     ];
@@ -681,4 +692,14 @@ fn oversized_or_special_secret_and_ca_files_are_refused() {
         e,
         format!("{}: cannot read the configuration file: not a regular file (a FIFO)", fifo.display())
     );
+}
+
+#[test]
+fn ip_protocol_is_inherited_from_defaults_and_reaches_the_plan() {
+    let text = "defaults:\n  ip_protocol: ipv4\ntargets:\n  - name: a\n    address: h\n  - name: b\n    \
+                address: h\n    ip_protocol: auto\n  - name: c\n    address: \"[::1]\"\n    ip_protocol: ipv6\n";
+    let c = ok(text);
+    let got: Vec<IpProtocol> = c.targets.iter().map(|t| t.plan(Mode::Active).ip_protocol).collect();
+    assert_eq!(got, [IpProtocol::Ipv4, IpProtocol::Auto, IpProtocol::Ipv6]);
+    assert_eq!(ok("targets:\n  - name: a\n    address: h\n").targets[0].ip_protocol, IpProtocol::Auto);
 }

@@ -14,11 +14,12 @@ use tokio::time::{timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::classify::classify;
-use super::labels::{Operation, Phase, TlsMode};
+use super::happy_eyeballs;
+use super::labels::{IpProtocol, Operation, Phase, TlsMode};
 use super::outcome::{Failure, Outcome, TlsInfo};
 use super::plan::CheckPlan;
 use super::record::SessionRecord;
-use super::resolve::CheckEnv;
+use super::resolve::{CheckEnv, LookupError};
 use crate::ftp::tls::{self, TlsClient};
 use crate::ftp::{Control, Error, Reply, Result, Stream, Transcript};
 
@@ -201,10 +202,13 @@ impl<'a> Session<'a> {
         self.quit().await
     }
 
+    /// Resolves the host (IP literals skip the resolver) and connects to
+    /// the addresses `ip_protocol` allows, Happy-Eyeballs style (RFC 8305).
     async fn connect(&mut self) -> Result<TcpStream> {
         let host = self.plan.host.as_str();
         let port = self.plan.port;
-        let addrs = match host.parse::<IpAddr>() {
+        let protocol = self.plan.ip_protocol;
+        let resolved = match host.parse::<IpAddr>() {
             Ok(ip) => vec![SocketAddr::new(ip, port)],
             Err(_) => {
                 self.enter(Phase::Resolve);
@@ -214,33 +218,51 @@ impl<'a> Session<'a> {
                     Ok(Err(e)) => return Err(Error::Dns { host: host.into(), message: e.to_string() }),
                     Ok(Ok(a)) => a,
                 };
-                if addrs.is_empty() {
-                    return Err(Error::Dns { host: host.into(), message: "no addresses".into() });
-                }
                 let list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
                 self.note(&format!("resolved {host} to {}", list.join(", ")));
+                if addrs.is_empty() {
+                    let message = LookupError::NotFound("no addresses".into()).to_string();
+                    return Err(Error::Dns { host: host.into(), message });
+                }
                 addrs
             }
         };
-        self.enter(Phase::Connect);
-        let mut last = Error::Timeout;
-        for addr in addrs {
-            match timeout_at(self.deadline, TcpStream::connect(addr)).await {
-                Err(_) => return Err(Error::Timeout),
-                Ok(Ok(tcp)) => {
-                    let _ = tcp.set_nodelay(true);
-                    self.peer = tcp.peer_addr().ok();
-                    self.local = tcp.local_addr().ok();
-                    self.note(&format!("connected to {addr} from {}", fmt_opt(self.local)));
-                    return Ok(tcp);
-                }
-                Ok(Err(e)) => {
-                    self.note(&format!("connect to {addr}: {e}"));
-                    last = Error::Io(e);
-                }
-            }
+        let addrs = happy_eyeballs::order(&resolved, protocol);
+        if addrs.is_empty() {
+            let family = if protocol == IpProtocol::Ipv4 { "IPv4" } else { "IPv6" };
+            let message = format!("no {family} address (ip_protocol: {protocol})");
+            return Err(Error::Dns { host: host.into(), message });
         }
-        Err(last)
+        self.enter(Phase::Connect);
+        let count = addrs.len();
+        let mut tried = 0;
+        let raced = happy_eyeballs::race(
+            &addrs,
+            happy_eyeballs::ATTEMPT_DELAY,
+            self.deadline,
+            TcpStream::connect,
+            |event| match event {
+                happy_eyeballs::Event::Started(addr) => {
+                    tried += 1;
+                    if count > 1 {
+                        self.note(&format!("connecting to {addr} (address {tried} of {count})"));
+                    }
+                }
+                happy_eyeballs::Event::Failed(addr, e) => self.note(&format!("connect to {addr}: {e}")),
+            },
+        )
+        .await;
+        match raced {
+            Ok((addr, tcp)) => {
+                let _ = tcp.set_nodelay(true);
+                self.peer = tcp.peer_addr().ok();
+                self.local = tcp.local_addr().ok();
+                self.note(&format!("connected to {addr} from {}", fmt_opt(self.local)));
+                Ok(tcp)
+            }
+            Err(happy_eyeballs::RaceError::Timeout) => Err(Error::Timeout),
+            Err(happy_eyeballs::RaceError::Failed(e)) => Err(Error::Io(e)),
+        }
     }
 
     async fn banner(&mut self) -> Result<()> {

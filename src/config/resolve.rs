@@ -23,7 +23,7 @@ use super::locate;
 use super::raw::{RawCheck, RawTarget};
 use super::target::{CheckSpec, Target};
 use crate::check::{
-    ActiveOptions, Mode, PassiveOptions, RetrieveSpec, StoreSpec, TlsMode, TlsOptions, Toggle,
+    ActiveOptions, IpProtocol, Mode, PassiveOptions, RetrieveSpec, StoreSpec, TlsMode, TlsOptions, Toggle,
 };
 use crate::secret::Secret;
 
@@ -141,6 +141,16 @@ fn resolve(ctx: &Ctx, l: &Layers) -> Result<Target, ConfigError> {
     // RFC 4217 leaves implicit FTPS to convention: IANA's `ftps` is 990.
     let port = address.port.unwrap_or(if tls == TlsMode::Implicit { 990 } else { 21 });
 
+    let ip_protocol = l.pick(&["ip_protocol"], |r| r.ip_protocol.clone());
+    if let (Some((protocol, at)), Ok(ip)) = (&ip_protocol, address.host.parse::<std::net::IpAddr>()) {
+        let v4 = crate::ftp::data::canonical(ip).is_ipv4();
+        if (protocol.0 == IpProtocol::Ipv4 && !v4) || (protocol.0 == IpProtocol::Ipv6 && v4) {
+            let msg = format!("ip_protocol {} contradicts the address {}", protocol.0, address.written);
+            return Err(ctx.err(at, msg));
+        }
+    }
+    let ip_protocol = ip_protocol.map_or(IpProtocol::Auto, |(p, _)| p.0);
+
     let modes =
         l.pick(&["modes"], |r| r.modes.clone()).map_or(vec![Mode::Passive, Mode::Active], |(m, _)| m.0);
     let interval = l.pick(&["interval"], |r| r.interval);
@@ -169,6 +179,7 @@ fn resolve(ctx: &Ctx, l: &Layers) -> Result<Target, ConfigError> {
         address: address.written,
         host: address.host,
         port,
+        ip_protocol,
         tls,
         modes,
         interval: interval_v,

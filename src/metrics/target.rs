@@ -33,6 +33,7 @@ pub struct TargetMetrics {
     transfer_bytes: GaugeVec,
     latency: RwLock<Option<HistogramVec>>,
     passive_mismatch: GaugeVec,
+    ip_protocol: GaugeVec,
     cert_expiry: GaugeVec,
     info: std::sync::Arc<InfoCollector>,
     written: Mutex<BTreeMap<(String, Mode), Written>>,
@@ -141,6 +142,12 @@ impl TargetMetrics {
                 "1 if the last 227 reply advertised an address other than the control connection's peer.",
                 &["target"],
             )?,
+            ip_protocol: gauge(
+                registry,
+                "ftp_ip_protocol",
+                "4 or 6: the address family the last check's control connection used.",
+                TM,
+            )?,
             cert_expiry: gauge(
                 registry,
                 "ftp_tls_certificate_expiry_timestamp_seconds",
@@ -219,6 +226,13 @@ impl TargetMetrics {
         if let Some(h) = super::read(&self.latency).as_ref() {
             h.with_label_values(&tm).observe(outcome.duration.as_secs_f64());
         }
+        // No control connection, no family: the series goes rather than lie.
+        match outcome.ip_protocol() {
+            Some(family) => self.ip_protocol.with_label_values(&tm).set(f64::from(family)),
+            None => {
+                let _ = self.ip_protocol.remove_label_values(&tm);
+            }
+        }
 
         // A passive check that got through data setup with EPSV (229 carries
         // no address, RFC 2428) cannot have a mismatch: that is a 0, not
@@ -242,6 +256,7 @@ impl TargetMetrics {
             let tm = [target, m];
             let _ = self.up.remove_label_values(&tm);
             let _ = self.check_duration.remove_label_values(&tm);
+            let _ = self.ip_protocol.remove_label_values(&tm);
             for c in [&self.checks_total].into_iter().flatten() {
                 let _ = c.remove_label_values(&tm);
             }

@@ -184,3 +184,21 @@ fn tls_expiry_and_passive_mismatch_are_per_target() {
     m.remove_target("nat");
     assert!(!m.encode().contains("nat"));
 }
+
+#[test]
+fn ip_protocol_follows_the_control_connection() {
+    let m = Metrics::new(&crate::config::DEFAULT_DURATION_BUCKETS).unwrap();
+    m.add_target(info("a"), &[Mode::Passive, Mode::Active]);
+    let mut six = outcome(Mode::Passive, None, ALL);
+    six.control_peer = Some("[2001:db8::21]:21".parse().unwrap());
+    m.record("a", &six);
+    let mut four = outcome(Mode::Active, None, ALL);
+    four.control_peer = Some("[::ffff:192.0.2.21]:21".parse().unwrap());
+    m.record("a", &four);
+    let text = m.encode();
+    assert!(text.contains(r#"ftp_ip_protocol{mode="passive",target="a"} 6"#), "{text}");
+    assert!(text.contains(r#"ftp_ip_protocol{mode="active",target="a"} 4"#), "mapped is IPv4: {text}");
+    // A check that never connected says nothing about the family.
+    m.record("a", &outcome(Mode::Passive, auth_failed(), &[Phase::Resolve]));
+    assert!(!m.encode().contains(r#"ftp_ip_protocol{mode="passive""#));
+}

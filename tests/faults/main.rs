@@ -16,16 +16,13 @@ mod session;
 mod timing;
 mod transfer;
 
-use std::future::Future;
-use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ftp_exporter::check::{
-    run, CheckEnv, CheckPlan, Mode, Operation, Outcome, Phase, Reason, Resolver, RetrieveSpec, StoreSpec,
-    Toggle,
+    run, CheckEnv, CheckPlan, IpProtocol, Lookup, LookupError, Mode, Operation, Outcome, Phase, Reason,
+    Resolver, RetrieveSpec, StoreSpec, Toggle,
 };
 use ftp_exporter::secret::Secret;
 use sha2::{Digest, Sha256};

@@ -298,16 +298,16 @@ impl Session {
     /// which works whether the client connects before or after its command.
     async fn open(&mut self, plan: DataPlan, source: Option<IpAddr>) -> io::Result<Option<TcpStream>> {
         Ok(match plan {
-            DataPlan::Active(addr) => match {
+            DataPlan::Active(addr) => {
                 tokio::time::sleep(self.shared.script.delays.connect_back).await;
-                data::connect(addr, source).await
-            } {
-                Ok(conn) => {
-                    self.reply("150 Opening data connection").await?;
-                    Some(conn)
+                match data::connect(addr, source).await {
+                    Ok(conn) => {
+                        self.reply("150 Opening data connection").await?;
+                        Some(conn)
+                    }
+                    Err(_) => None,
                 }
-                Err(_) => None,
-            },
+            }
             DataPlan::Closed(_) => None,
             DataPlan::Passive(listener) => {
                 self.reply("150 Opening data connection").await?;
