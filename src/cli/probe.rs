@@ -280,6 +280,8 @@ pub fn render_json(outcomes: &[Outcome], diagnosis: Option<&str>) -> String {
             "failure": o.failure,
             "passive_address_mismatch": o.passive_address_mismatch,
             "passive_advertised_address": o.passive_advertised.map(|a| a.to_string()),
+            "ip_protocol": o.ip_protocol(),
+            "control_peer": o.control_peer.map(|a| a.to_string()),
             "bytes": bytes,
             "tls": o.tls,
             "diagnosis": diagnosis,
