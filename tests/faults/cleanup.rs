@@ -102,12 +102,13 @@ async fn cancelled_mid_transfer_sends_quit() {
         let mut p = plan(&server, mode);
         p.timeout = Duration::from_secs(10);
         let quits = server.verbs().iter().filter(|v| *v == "QUIT").count();
-        let (outcome, after_cancel) = cancel_after(&p, Duration::from_millis(300)).await;
+        let (outcome, after_cancel) = cancel_after(&p, Duration::from_millis(600)).await;
         let f = outcome.failure.as_ref().expect("a cancelled check is failed");
         assert_eq!((f.phase, f.reason), (Phase::Transfer, Reason::IoError), "{mode}: {f:?}");
         assert!(f.message.starts_with("cancelled"), "{}", f.message);
-        assert!(after_cancel < Duration::from_millis(1100), "{mode}: {after_cancel:?} after the cancel");
-        assert!(outcome.duration < Duration::from_secs(1), "{mode}: {:?}", outcome.duration);
+        // Clean-up is bounded by 1 s (0.5 s per command); the margin is for a loaded machine.
+        assert!(after_cancel < Duration::from_millis(1500), "{mode}: {after_cancel:?} after the cancel");
+        assert!(outcome.duration < Duration::from_millis(1500), "{mode}: {:?}", outcome.duration);
         let verbs = server.verbs();
         assert_eq!(verbs.iter().filter(|v| *v == "QUIT").count(), quits + 1, "{mode}: {verbs:?}");
         assert_eq!(verbs.last().map(String::as_str), Some("QUIT"), "{mode}: {verbs:?}");
@@ -123,10 +124,10 @@ async fn cancelled_during_read_back_deletes_and_quits() {
     for mode in [Mode::Passive, Mode::Active] {
         let mut p = store_plan(&server, mode);
         p.timeout = Duration::from_secs(10);
-        let (outcome, after_cancel) = cancel_after(&p, Duration::from_millis(400)).await;
+        let (outcome, after_cancel) = cancel_after(&p, Duration::from_millis(800)).await;
         let f = outcome.failure.as_ref().expect("cancelled");
         assert!(f.message.starts_with("cancelled"), "{mode}: {f:?}\n{}", outcome.transcript);
-        assert!(after_cancel < Duration::from_millis(1100), "{mode}: {after_cancel:?}");
+        assert!(after_cancel < Duration::from_millis(1500), "{mode}: {after_cancel:?}");
         assert_eq!(server.file(PROBE), None, "{mode}: deleted\n{}", outcome.transcript);
     }
     assert_eq!(cleanup_verbs(&server), [STORE_SESSION, STORE_SESSION].concat());
