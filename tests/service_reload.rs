@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use ftp_exporter::app::App;
 use ftp_exporter::config::{Config, LOAD_TIMEOUT};
 use support::service::*;
 
@@ -52,6 +53,19 @@ async fn slowest_scrape_during(
     (slowest, reload.await.unwrap())
 }
 
+/// Starts an exporter on CONFIG, then reloads a config that adds a target
+/// whose `password_file` is `pw`, scraping `/metrics` all along. Returns
+/// the exporter, its config file, the slowest scrape and the reload's answer.
+async fn reload_while_scraping(ftp: &Ftp, pw: &Path) -> (App, PathBuf, Duration, (u16, String)) {
+    let path = ftp.write_config(CONFIG);
+    let app = start_app(&path).await;
+    let addr = app.addr();
+    std::fs::write(&path, with_new_target(ftp, pw)).unwrap();
+    let reload = tokio::spawn(async move { request(addr, "POST", "/-/reload").await });
+    let (slowest, answer) = slowest_scrape_during(addr, reload).await;
+    (app, path, slowest, answer)
+}
+
 fn targets(samples: &[Sample]) -> f64 {
     value(samples, "ftp_exporter_targets", &[])
 }
@@ -59,15 +73,10 @@ fn targets(samples: &[Sample]) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifo_password_file_is_refused_and_metrics_keep_answering() {
     let ftp = Ftp::start().await;
-    let path = ftp.write_config(CONFIG);
-    let app = start_app(&path).await;
-    let addr = app.addr();
     let fifo = ftp.dir.path().join("fifo.pw");
     assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
-    std::fs::write(&path, with_new_target(&ftp, &fifo)).unwrap();
-
-    let reload = tokio::spawn(async move { request(addr, "POST", "/-/reload").await });
-    let (slowest, (status, body)) = slowest_scrape_during(addr, reload).await;
+    let (app, path, slowest, (status, body)) = reload_while_scraping(&ftp, &fifo).await;
+    let addr = app.addr();
     assert_eq!(status, 500, "{body}");
     assert!(
         body.contains(&format!(
@@ -165,14 +174,10 @@ async fn a_hung_load_is_cut_off_by_its_deadline_and_not_repeated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_reload_keeps_the_running_config_and_metrics_answer() {
     let ftp = Ftp::start().await;
-    let path = ftp.write_config(CONFIG);
-    let app = start_app(&path).await;
-    let addr = app.addr();
     let (pw, _hung) = hung_password_file(&ftp);
-    std::fs::write(&path, with_new_target(&ftp, &pw)).unwrap();
     let t = Instant::now();
-    let reload = tokio::spawn(async move { request(addr, "POST", "/-/reload").await });
-    let (slowest, (status, body)) = slowest_scrape_during(addr, reload).await;
+    let (app, _, slowest, (status, body)) = reload_while_scraping(&ftp, &pw).await;
+    let addr = app.addr();
     assert_eq!(status, 500, "{body}");
     assert!(body.contains("loading took longer than"), "{body}");
     assert!(
