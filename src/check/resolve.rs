@@ -92,7 +92,15 @@ impl SystemResolver {
 fn build(config: Option<(ResolverConfig, ResolverOpts)>) -> Result<TokioResolver, NetError> {
     let mut builder = match config {
         Some((c, o)) => TokioResolver::builder_with_config(c, Default::default()).with_options(o),
-        None => TokioResolver::builder_tokio()?,
+        None => match TokioResolver::builder_tokio() {
+            Ok(b) => b,
+            // No (readable) /etc/resolv.conf, as in a bare chroot: /etc/hosts
+            // still answers, and every other name is a dns_error that says why.
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read /etc/resolv.conf; resolving from /etc/hosts only");
+                TokioResolver::builder_with_config(ResolverConfig::default(), Default::default())
+            }
+        },
     };
     let opts: &mut ResolverOpts = builder.options_mut();
     opts.ip_strategy = LookupIpStrategy::Ipv4AndIpv6;

@@ -23,6 +23,10 @@ enum FailingResolver {
     Empty,
     NoSuchName,
     Dead,
+    /// Never answers (a resolver that drops every query).
+    Silent,
+    /// Counts the calls and fails them.
+    Counting(std::sync::atomic::AtomicUsize),
 }
 
 impl Resolver for FailingResolver {
@@ -31,6 +35,11 @@ impl Resolver for FailingResolver {
             FailingResolver::Empty => Ok(Vec::new()),
             FailingResolver::NoSuchName => Err(LookupError::NotFound("NXDOMAIN".into())),
             FailingResolver::Dead => Err(LookupError::Unavailable("request timed out".into())),
+            FailingResolver::Silent => return Box::pin(std::future::pending()),
+            FailingResolver::Counting(n) => {
+                n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Err(LookupError::Unavailable("asked".into()))
+            }
         };
         Box::pin(async move { result })
     }
@@ -69,6 +78,32 @@ async fn dns_error_tells_no_such_name_from_a_dead_resolver() {
         assert_failure(&outcome, Phase::Resolve, Reason::DnsError, "");
         assert_eq!(outcome.failure.unwrap().message, says);
     }
+}
+
+/// A resolver that never answers is cut off by the check's deadline, at resolve.
+#[tokio::test]
+async fn a_silent_resolver_times_out_at_the_deadline() {
+    let env = CheckEnv::with_resolver(Arc::new(FailingResolver::Silent));
+    let mut plan = CheckPlan::new("ftp.fault.test", 21, Mode::Passive);
+    plan.timeout = Duration::from_secs(1);
+    let started = Instant::now();
+    let outcome = run(&plan, &env).await;
+    assert_failure(&outcome, Phase::Resolve, Reason::Timeout, "");
+    assert!(started.elapsed() < plan.timeout + Duration::from_millis(500), "{:?}", started.elapsed());
+}
+
+/// IP literals, v4 and v6, never reach the resolver.
+#[tokio::test]
+async fn ip_literals_are_never_resolved() {
+    let resolver = Arc::new(FailingResolver::Counting(Default::default()));
+    let env = CheckEnv::with_resolver(resolver.clone());
+    for server in [FaultServer::start(Script::new()).await, FaultServer::start_v6(Script::new()).await] {
+        let outcome = run(&plan(&server, Mode::Passive), &env).await;
+        assert_success(&outcome);
+        assert_eq!(outcome.phase(Phase::Resolve), None, "{:?}", outcome.phases);
+    }
+    let FailingResolver::Counting(calls) = resolver.as_ref() else { unreachable!() };
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
 
 #[tokio::test]
