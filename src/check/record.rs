@@ -194,15 +194,58 @@ impl SessionRecord {
         }
     }
 
-    /// Marks every connection still open as closed at `at` (the check ended with it open).
-    pub(super) fn close_all(&mut self, at: Duration) {
-        for d in self.data.iter_mut().filter(|d| d.opened.is_some() && d.closed.is_none()) {
-            d.closed = Some(at);
+    /// The check ended at `at`: connections still open were abandoned
+    /// then, and ones never opened that no error explained (a cancelled
+    /// check drops its attempt) were not connected.
+    pub(super) fn settle(&mut self, at: Duration) {
+        for d in &mut self.data {
+            match d.opened {
+                Some(_) => {
+                    d.closed.get_or_insert(at);
+                }
+                None => {
+                    d.failure.get_or_insert(DataFailure::NotConnected);
+                }
+            }
         }
     }
 
     /// The spans of `phase`, in order.
     pub fn spans_of(&self, phase: Phase) -> impl Iterator<Item = &PhaseSpan> {
         self.spans.iter().filter(move |s| s.phase == phase)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_in_spans_and_connections() {
+        let mut r = SessionRecord::default();
+        for i in 0..100u64 {
+            r.span(Phase::Transfer, Duration::from_millis(i), Duration::from_millis(i + 1));
+        }
+        for _ in 0..20 {
+            r.begin_data(Operation::List, "LIST", None);
+            if let Some(d) = r.current() {
+                d.opened = Some(Duration::ZERO);
+            }
+        }
+        assert_eq!((r.spans.len(), r.data.len(), r.dropped), (MAX_SPANS, MAX_DATA, 36 + 4));
+        assert!(r.current().is_none(), "past the cap, details go nowhere");
+        r.settle(Duration::from_secs(1));
+        assert!(r.data.iter().all(|d| d.closed == Some(Duration::from_secs(1))));
+    }
+
+    #[test]
+    fn unexplained_unopened_connections_settle_as_not_connected() {
+        let mut r = SessionRecord::default();
+        r.begin_data(Operation::Store, "RETR", None);
+        r.settle(Duration::from_millis(5));
+        assert!(r.data[0].is_read_back());
+        assert_eq!((r.data[0].failure, r.data[0].closed), (Some(DataFailure::NotConnected), None));
+        assert_eq!(DataFailure::from_reason(Reason::ConnectionRefused), DataFailure::Refused);
+        assert_eq!(serde_json::to_string(&r.data[0].failure).unwrap(), "\"not_connected\"");
     }
 }

@@ -389,7 +389,7 @@ impl<'a> Session<'a> {
         };
         // The outcome is kept for the status page: it needs no copy of the password.
         transcript.forget_secrets();
-        self.record.close_all(self.started.elapsed());
+        self.record.settle(self.started.elapsed());
         Outcome {
             mode: self.plan.mode,
             finished_at: SystemTime::now(),

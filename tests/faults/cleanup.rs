@@ -109,6 +109,8 @@ async fn cancelled_mid_transfer_sends_quit() {
         // Clean-up is bounded by 1 s (0.5 s per command); the margin is for a loaded machine.
         assert!(after_cancel < Duration::from_millis(1500), "{mode}: {after_cancel:?} after the cancel");
         assert!(outcome.duration < Duration::from_millis(1500), "{mode}: {:?}", outcome.duration);
+        let [d] = &outcome.record.data[..] else { panic!("{:?}", outcome.record.data) };
+        assert!(d.opened.is_some() && d.closed.is_some() && d.failure.is_none(), "abandoned mid-LIST: {d:?}");
         let verbs = server.verbs();
         assert_eq!(verbs.iter().filter(|v| *v == "QUIT").count(), quits + 1, "{mode}: {verbs:?}");
         assert_eq!(verbs.last().map(String::as_str), Some("QUIT"), "{mode}: {verbs:?}");
