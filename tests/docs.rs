@@ -109,11 +109,15 @@ targets:
     assert!(unzipped.contains("ftp_up{mode=\"passive\",target=\"all-operations\"} 1"), "{unzipped}");
 
     // OpenMetrics when asked, read by a real parser (prometheus_client's).
-    let (head, body) = get_with(addr, "/metrics", "Accept: application/openmetrics-text; version=1.0.0\r\n").await;
+    let (head, body) =
+        get_with(addr, "/metrics", "Accept: application/openmetrics-text; version=1.0.0\r\n").await;
     assert!(head.contains("content-type: application/openmetrics-text; version=1.0.0"), "{head}");
     let parsed = openmetrics_parse(&body);
     for family in ["ftp_up", "ftp_checks", "ftp_target", "ftp_check_latency_seconds", "process_cpu_seconds"] {
-        assert!(parsed.lines().any(|l| l.starts_with(&format!("{family} "))), "{family} not parsed: {parsed}");
+        assert!(
+            parsed.lines().any(|l| l.starts_with(&format!("{family} "))),
+            "{family} not parsed: {parsed}"
+        );
     }
     app.shutdown(Duration::from_secs(5)).await;
 }
@@ -123,7 +127,8 @@ targets:
 fn openmetrics_parse(body: &[u8]) -> String {
     use std::io::Write;
     use std::process::{Command, Stdio};
-    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/prometheus-client-venv/bin/python");
+    let python =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/prometheus-client-venv/bin/python");
     let script = "import sys\nfrom prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
                   for f in text_string_to_metric_families(sys.stdin.read()):\n    print(f.name, f.type, len(f.samples))\n";
     let mut child = Command::new(&python)
