@@ -13,4 +13,4 @@ fi
 export RUST_BACKTRACE=1
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
-cargo test --all-targets -- --include-ignored
+cargo test --all-targets
