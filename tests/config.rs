@@ -587,8 +587,15 @@ fn the_example_file_loads_and_documents_every_key() {
         "metrics:",
         "duration_buckets:",
     ];
+    let reference =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md")).unwrap();
     for k in keys {
         assert!(text.contains(k), "config/example.yml does not document {k}");
+        let k = k.trim_end_matches(':');
+        assert!(
+            reference.contains(&format!("`{k}`")) || reference.contains(&format!(".{k}`")),
+            "docs/configuration.md does not document {k}"
+        );
     }
 }
 
