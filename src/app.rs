@@ -4,10 +4,11 @@
 //! `main` and the integration tests both start it here, so the tests
 //! exercise exactly the wiring users run.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -15,8 +16,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::check::{self, CheckEnv, CheckPlan, Mode};
-use crate::config::{Config, LOAD_TIMEOUT};
+use crate::check::{self, CheckEnv, CheckPlan, Mode, Resolver};
+use crate::config::{Config, Module, Policy, LOAD_TIMEOUT};
 use crate::http::{self, Backend, BoxFuture, HttpState, Limits, Probed, WebConfig};
 use crate::metrics::Collector;
 use crate::scheduler::{CheckFn, ProbeRefused, Scheduler};
@@ -25,6 +26,8 @@ use crate::store::{Store, StoreOptions};
 /// How to start the exporter.
 pub struct AppOptions {
     pub config_file: PathBuf,
+    /// What every load of the file must satisfy (`--config.require-tls`).
+    pub policy: Policy,
     /// `host:port`, `:port` (all interfaces) or `[v6]:port`.
     pub listen_address: String,
     pub telemetry_path: String,
@@ -37,14 +40,18 @@ pub struct AppOptions {
     pub probe_timeout_offset: Duration,
     pub http_limits: Limits,
     pub store: StoreOptions,
-    /// The check to run; `None`: the real one ([`check::run`] with the system resolver).
+    /// The check to run; `None`: the real one ([`check::run`] with `resolver`).
     pub check: Option<CheckFn>,
+    /// The resolver of the real check and of module probes' allow-list
+    /// checks; `None`: the system's.
+    pub resolver: Option<Arc<dyn Resolver>>,
 }
 
 impl AppOptions {
     pub fn new(config_file: impl Into<PathBuf>) -> Self {
         AppOptions {
             config_file: config_file.into(),
+            policy: Policy::default(),
             listen_address: ":9612".into(),
             telemetry_path: "/metrics".into(),
             web: WebConfig::default(),
@@ -54,6 +61,7 @@ impl AppOptions {
             http_limits: Limits::default(),
             store: StoreOptions::default(),
             check: None,
+            resolver: None,
         }
     }
 }
@@ -70,7 +78,11 @@ pub fn real_check(env: CheckEnv) -> CheckFn {
 
 struct Inner {
     config_file: PathBuf,
+    policy: Policy,
     store: Arc<Store>,
+    /// The loaded configuration's modules, by name (templates, not targets:
+    /// the store never holds what they probe).
+    modules: RwLock<Arc<BTreeMap<String, Arc<Module>>>>,
     scheduler: Scheduler,
     /// Shared with the running checks; its CA cache is dropped on every (re)load.
     env: CheckEnv,
@@ -106,12 +118,14 @@ impl App {
     /// `/-/ready` says 503.
     pub async fn start(opts: AppOptions) -> Result<App, String> {
         let store = Store::new(opts.store, crate::store::diagnose);
-        let env = CheckEnv::default();
+        let env = opts.resolver.map(CheckEnv::with_resolver).unwrap_or_default();
         let check = opts.check.unwrap_or_else(|| real_check(env.clone()));
         let scheduler = Scheduler::new(store.clone(), check, opts.max_concurrency, opts.max_probes);
         let inner = Arc::new(Inner {
             config_file: opts.config_file,
+            policy: opts.policy,
             store: store.clone(),
+            modules: RwLock::default(),
             scheduler,
             env,
             reloading: tokio::sync::Mutex::new(()),
@@ -135,7 +149,7 @@ impl App {
         let http = tokio::spawn(http::serve(listener, state.clone(), stop_rx));
         tracing::info!(address = %addr, "listening");
         let app = App { inner, addr, stop, http };
-        match Config::load_off_runtime(&app.inner.config_file, LOAD_TIMEOUT).await {
+        match Config::load_off_runtime(&app.inner.config_file, LOAD_TIMEOUT, app.inner.policy).await {
             Ok(config) => {
                 app.inner.install(config);
                 state.ready.store(true, Ordering::Release);
@@ -175,16 +189,20 @@ impl Inner {
     /// as a whole, the scheduler starts what is new or changed.
     fn install(&self, config: Config) {
         let n = config.targets.len();
+        let modules: BTreeMap<String, Arc<Module>> =
+            config.modules.into_iter().map(|m| (m.name.clone(), Arc::new(m))).collect();
+        let m = modules.len();
         self.env.refresh();
         let started = self.store.apply(config.targets, &config.metrics.duration_buckets);
+        *self.modules.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(modules);
         self.scheduler.start(started);
         self.store.exporter().config_loaded(true);
-        tracing::info!(file = %self.config_file.display(), targets = n, "configuration loaded");
+        tracing::info!(file = %self.config_file.display(), targets = n, modules = m, "configuration loaded");
     }
 
     async fn reload(&self) -> Result<(), String> {
         let _one_at_a_time = self.reloading.lock().await;
-        match Config::load_off_runtime(&self.config_file, LOAD_TIMEOUT).await {
+        match Config::load_off_runtime(&self.config_file, LOAD_TIMEOUT, self.policy).await {
             Ok(config) => {
                 self.install(config);
                 Ok(())
@@ -218,6 +236,27 @@ impl Backend for Inner {
             // the probed modes with the other modes' last results.
             let diagnosis = entry.results().diagnosis.clone();
             Ok(Probed { target: entry.target.clone(), recorded, diagnosis })
+        })
+    }
+
+    fn probe_module<'a>(
+        &'a self,
+        module: &'a str,
+        target: &'a str,
+        mode: Option<Mode>,
+        budget: Option<Duration>,
+    ) -> BoxFuture<'a, Result<Probed, ProbeRefused>> {
+        Box::pin(async move {
+            let found = self.modules.read().unwrap_or_else(|e| e.into_inner()).get(module).cloned();
+            let module = found.ok_or(ProbeRefused::UnknownModule)?;
+            let modes: Vec<Mode> = mode.into_iter().collect();
+            let resolver = self.env.resolver.clone();
+            let probe = self.scheduler.probe_module(module, target, &modes, budget, resolver)?;
+            let target = probe.target.clone();
+            let recorded = probe.finish().await?;
+            let outcomes: Vec<&check::Outcome> = recorded.iter().map(|r| &*r.outcome).collect();
+            let diagnosis = crate::store::diagnose(&outcomes).map(Arc::from);
+            Ok(Probed { target, recorded, diagnosis })
         })
     }
 }

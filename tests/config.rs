@@ -198,7 +198,7 @@ fn invalid_files_name_file_line_and_key() {
         ),
         (
             "targets:\n  - name: a\n    address: h\nmetric:\n  duration_buckets: []\n",
-            "bad.yml:4: metric: unknown field `metric`, expected one of `defaults`, `targets`, `metrics`".into(),
+            "bad.yml:4: metric: unknown field `metric`, expected one of `defaults`, `targets`, `modules`, `metrics`".into(),
         ),
         (
             "targets:\n  - name: a\n    address: h\n    tls: starttls\n",
@@ -482,6 +482,7 @@ fn plans_carry_every_setting_for_both_modes() {
                 port_range: Some(50000..=50100),
                 eprt: Toggle::Always,
             },
+            resolved: None,
         };
         assert_eq!(t.plan(mode), want);
     }
@@ -584,6 +585,8 @@ fn the_example_file_loads_and_documents_every_key() {
         "eprt:",
         "labels:",
         "ip_protocol:",
+        "modules:",
+        "allowed_targets:",
         "metrics:",
         "duration_buckets:",
     ];

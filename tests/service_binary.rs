@@ -4,13 +4,11 @@
 
 mod support;
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use support::binary::*;
 use support::service::*;
-
-const BIN: &str = env!("CARGO_BIN_EXE_ftp_exporter");
 
 const CONFIG: &str = r#"
 defaults: { interval: 2s, timeout: 2s }
@@ -24,36 +22,6 @@ targets:
     username: monitor
     password_file: wrong.pw
 "#;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap().success();
-    assert!(ok, "kill {sig} failed");
-}
-
-/// Waits for the child to exit, at most `within`; kills it otherwise and fails.
-fn wait_exit(child: &mut Child, within: Duration) -> i32 {
-    let deadline = std::time::Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code().unwrap_or(-1);
-        }
-        if std::time::Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("did not exit within {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn stderr_of(child: &mut Child) -> String {
-    let mut s = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut s).unwrap();
-    s
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_reloads_on_sighup_stops_on_sigterm_and_never_logs_a_password() {
@@ -195,15 +163,4 @@ async fn demo_shows_both_modes_up_within_seconds() {
         assert!(!logs.contains(secret), "{logs}");
     }
     assert!(logs.contains("demo running"), "{logs}");
-}
-
-/// Waits (at most 10 s) until something listens on 127.0.0.1:`port`.
-async fn wait_listening(port: u16, what: &str) -> std::net::SocketAddr {
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(std::time::Instant::now() < deadline, "{what} did not start listening");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    addr
 }

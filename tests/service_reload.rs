@@ -143,7 +143,8 @@ async fn a_hung_load_is_cut_off_by_its_deadline_and_not_repeated() {
     let (pw, hung) = hung_password_file(&ftp);
     let path = ftp.write_config(&with_new_target(&ftp, &pw));
     let t = Instant::now();
-    let err = Config::load_off_runtime(&path, Duration::from_millis(500)).await.unwrap_err();
+    let err =
+        Config::load_off_runtime(&path, Duration::from_millis(500), Default::default()).await.unwrap_err();
     let took = t.elapsed();
     assert!(took >= Duration::from_millis(500) && took < Duration::from_secs(2), "{took:?}");
     assert!(err.to_string().contains("loading took longer than 500ms"), "{err}");
@@ -151,14 +152,15 @@ async fn a_hung_load_is_cut_off_by_its_deadline_and_not_repeated() {
     // The thread is still blocked in open(2): a second load is refused at
     // once rather than blocking a second thread.
     let t = Instant::now();
-    let again = Config::load_off_runtime(&path, Duration::from_secs(5)).await.unwrap_err();
+    let again =
+        Config::load_off_runtime(&path, Duration::from_secs(5), Default::default()).await.unwrap_err();
     assert!(t.elapsed() < Duration::from_millis(200), "{:?}", t.elapsed());
     assert!(again.to_string().contains("still blocked"), "{again}");
     // Released, the stuck load finishes and the file loads again.
     drop(hung);
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        match Config::load_off_runtime(&path, Duration::from_secs(5)).await {
+        match Config::load_off_runtime(&path, Duration::from_secs(5), Default::default()).await {
             Ok(c) => {
                 assert_eq!(c.targets.len(), 2);
                 break;

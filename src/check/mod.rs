@@ -22,7 +22,8 @@ pub use diagnose::{diagnose, Diagnosis};
 pub use labels::{IpProtocol, Mode, Operation, Phase, Reason, TlsMode};
 pub use outcome::{Failure, Outcome, TlsInfo};
 pub use plan::{
-    ActiveOptions, CheckPlan, OperationSpec, PassiveOptions, RetrieveSpec, StoreSpec, TlsOptions, Toggle,
+    ActiveOptions, CheckPlan, OperationSpec, PassiveOptions, Resolution, Resolved, RetrieveSpec, StoreSpec,
+    TlsOptions, Toggle,
 };
 pub use record::{DataConnection, DataFailure, PhaseSpan, SessionRecord, SetupCommand};
 pub use resolve::{CheckEnv, Lookup, LookupError, Resolver, SystemResolver};

@@ -1,17 +1,49 @@
 //! What one check should do: a plain description built by the caller (the
 //! config module, the `probe` command, a test). The runner never reads YAML.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::labels::{IpProtocol, Mode, TlsMode};
+use super::resolve::LookupError;
 use crate::secret::Secret;
 
 /// The password of an anonymous login: RFC 1635 asks for an e-mail
 /// address; servers accept anything that looks like one.
 pub const ANONYMOUS_PASSWORD: &str = "ftp_exporter@";
+
+/// Whether `user` logs in anonymously (RFC 1635: `anonymous`, and `ftp`,
+/// which servers accept as its alias): its "password" is an e-mail address
+/// by convention, not a secret.
+pub fn is_anonymous(user: &str) -> bool {
+    user.eq_ignore_ascii_case("anonymous") || user.eq_ignore_ascii_case("ftp")
+}
+
+impl IpProtocol {
+    /// Whether an address of `ip`'s family may be used (an IPv4-mapped
+    /// IPv6 address is IPv4).
+    pub fn allows(self, ip: IpAddr) -> bool {
+        let v4 = crate::ftp::data::canonical(ip).is_ipv4();
+        match self {
+            IpProtocol::Auto => true,
+            IpProtocol::Ipv4 => v4,
+            IpProtocol::Ipv6 => !v4,
+        }
+    }
+
+    /// An IP literal `host` (written as `written`) of the family this
+    /// protocol excludes: the message that says so.
+    pub fn check_literal(self, host: &str, written: &str) -> Result<(), String> {
+        match host.parse::<IpAddr>() {
+            Ok(ip) if !self.allows(ip) => {
+                Err(format!("ip_protocol {self} contradicts the address {written}"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
 
 impl TlsMode {
     /// The control port when none is given: 21 (RFC 959), or 990 for
@@ -58,6 +90,30 @@ pub struct CheckPlan {
     pub store: Option<StoreSpec>,
     pub passive: PassiveOptions,
     pub active: ActiveOptions,
+    /// The host already resolved by the caller; `None`: the check resolves it.
+    pub resolved: Option<Resolved>,
+}
+
+/// A lookup of the plan's host made before the check, by a caller that had
+/// to see the addresses first (`/probe?module=` checks each against the
+/// module's allow list). The check connects to these addresses and never
+/// resolves the host again, so the addresses checked are the addresses
+/// used: no DNS rebinding in between.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    /// When the lookup started. The check's clock, and its deadline, start
+    /// here, so its `resolve` phase is the lookup's time.
+    pub started: tokio::time::Instant,
+    pub result: Resolution,
+}
+
+/// What a lookup gave.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resolution {
+    Found(Vec<SocketAddr>),
+    Failed(LookupError),
+    /// The check's deadline passed first.
+    TimedOut,
 }
 
 impl CheckPlan {
@@ -79,6 +135,7 @@ impl CheckPlan {
             store: None,
             passive: PassiveOptions::default(),
             active: ActiveOptions::default(),
+            resolved: None,
         }
     }
 

@@ -17,7 +17,7 @@ use super::classify::classify;
 use super::happy_eyeballs;
 use super::labels::{IpProtocol, Operation, Phase, TlsMode};
 use super::outcome::{Failure, Outcome, TlsInfo};
-use super::plan::CheckPlan;
+use super::plan::{CheckPlan, Resolution};
 use super::record::SessionRecord;
 use super::resolve::{CheckEnv, LookupError};
 use crate::ftp::tls::{self, TlsClient};
@@ -86,7 +86,8 @@ pub(super) struct Session<'a> {
 
 impl<'a> Session<'a> {
     fn new(plan: &'a CheckPlan, env: &'a CheckEnv) -> Self {
-        let now = Instant::now();
+        // A lookup made before the check is its first phase.
+        let now = plan.resolved.as_ref().map_or_else(Instant::now, |r| r.started);
         let mut transcript = Transcript::new();
         transcript.redact(&plan.password);
         Session {
@@ -205,9 +206,21 @@ impl<'a> Session<'a> {
         let host = self.plan.host.as_str();
         let port = self.plan.port;
         let protocol = self.plan.ip_protocol;
-        let resolved = match host.parse::<IpAddr>() {
-            Ok(ip) => vec![SocketAddr::new(ip, port)],
-            Err(_) => {
+        let resolved = match (host.parse::<IpAddr>(), &self.plan.resolved) {
+            (Ok(ip), _) => vec![SocketAddr::new(ip, port)],
+            (Err(_), Some(pinned)) => {
+                self.enter(Phase::Resolve);
+                let addrs = match &pinned.result {
+                    Resolution::TimedOut => return Err(Error::Timeout),
+                    Resolution::Failed(e) => {
+                        return Err(Error::Dns { host: host.into(), message: e.to_string() })
+                    }
+                    Resolution::Found(a) => a.clone(),
+                };
+                self.resolved(&addrs, " (resolved before the check; connecting to these only)")?;
+                addrs
+            }
+            (Err(_), None) => {
                 self.enter(Phase::Resolve);
                 let lookup = self.env.resolver.resolve(host, port);
                 let addrs = match timeout_at(self.deadline, lookup).await {
@@ -215,12 +228,7 @@ impl<'a> Session<'a> {
                     Ok(Err(e)) => return Err(Error::Dns { host: host.into(), message: e.to_string() }),
                     Ok(Ok(a)) => a,
                 };
-                let list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
-                self.note(&format!("resolved {host} to {}", list.join(", ")));
-                if addrs.is_empty() {
-                    let message = LookupError::NotFound("no addresses".into()).to_string();
-                    return Err(Error::Dns { host: host.into(), message });
-                }
+                self.resolved(&addrs, "")?;
                 addrs
             }
         };
@@ -260,6 +268,18 @@ impl<'a> Session<'a> {
             Err(happy_eyeballs::RaceError::Timeout) => Err(Error::Timeout),
             Err(happy_eyeballs::RaceError::Failed(e)) => Err(Error::Io(e)),
         }
+    }
+
+    /// Notes a lookup's addresses; none at all is a `dns_error`.
+    fn resolved(&mut self, addrs: &[SocketAddr], how: &str) -> Result<()> {
+        let host = self.plan.host.clone();
+        let list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
+        self.note(&format!("resolved {host} to {}{how}", list.join(", ")));
+        if addrs.is_empty() {
+            let message = LookupError::NotFound("no addresses".into()).to_string();
+            return Err(Error::Dns { host, message });
+        }
+        Ok(())
     }
 
     async fn banner(&mut self) -> Result<()> {

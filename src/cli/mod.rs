@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::app::{App, AppOptions};
-use crate::config::Config;
+use crate::config::{Config, Policy};
 use crate::http::WebConfig;
 use logging::{LogFormat, LogLevel};
 
@@ -26,6 +26,11 @@ pub struct Cli {
     /// Configuration file (YAML).
     #[arg(long = "config.file", default_value = "ftp_exporter.yml", global = true)]
     pub config_file: PathBuf,
+    /// Refuse a configuration with a target or module that would send a
+    /// (non-anonymous) password without TLS (`tls: none`), at start, on
+    /// reload (the running configuration stays) and in `check-config`.
+    #[arg(long = "config.require-tls", global = true)]
+    pub require_tls: bool,
     /// Address to serve HTTP on: `:9612` (all interfaces), `127.0.0.1:9612`, `[::1]:9612`.
     #[arg(long = "web.listen-address", default_value = ":9612", global = true)]
     pub listen_address: String,
@@ -85,7 +90,7 @@ pub async fn main() -> i32 {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Probe(args)) => probe::run(args).await,
-        Some(Command::CheckConfig) => check_config(&cli.config_file),
+        Some(Command::CheckConfig) => check_config(&cli.config_file, Policy { require_tls: cli.require_tls }),
         Some(Command::Demo(ref args)) => {
             logging::init(cli.log_level, cli.log_format);
             crate::demo::run(args.clone(), cli.listen_address.clone()).await
@@ -97,10 +102,16 @@ pub async fn main() -> i32 {
     }
 }
 
-fn check_config(path: &std::path::Path) -> i32 {
-    match Config::load(path) {
+fn check_config(path: &std::path::Path, policy: Policy) -> i32 {
+    match Config::load_with(path, policy) {
         Ok(c) => {
-            println!("{}: OK, {} targets", path.display(), c.targets.len());
+            println!("{}: OK, {} targets, {} modules", path.display(), c.targets.len(), c.modules.len());
+            for t in c.targets.iter().filter(|t| t.cleartext_credentials()) {
+                eprintln!("warning: target {:?} sends its password in clear (tls: none)", t.name);
+            }
+            for m in c.modules.iter().filter(|m| m.cleartext_credentials()) {
+                eprintln!("warning: module {:?} sends its password in clear (tls: none)", m.name);
+            }
             0
         }
         Err(e) => {
@@ -123,6 +134,7 @@ async fn run_exporter(cli: Cli) -> i32 {
     };
     let opts = AppOptions {
         config_file: cli.config_file,
+        policy: Policy { require_tls: cli.require_tls },
         listen_address: cli.listen_address,
         telemetry_path: cli.telemetry_path,
         web,
@@ -135,6 +147,7 @@ async fn run_exporter(cli: Cli) -> i32 {
             max_transcript_bytes: usize::try_from(cli.transcript_bytes).unwrap_or(usize::MAX),
         },
         check: None,
+        resolver: None,
     };
     // Before starting: SIGHUP's default action ends the process, and a
     // reload sent while the exporter starts must not kill it.

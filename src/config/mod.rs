@@ -14,13 +14,17 @@
 //! - `timeout` longer than `interval` is an error, not silently capped;
 //! - an IPv6 address needs brackets (`[::1]:2121`); a bare `::1` is refused;
 //! - tls_* keys on a `tls: none` target are accepted with a warning;
-//! - `targets` must list at least one target.
+//! - `targets` must list at least one target;
+//! - a non-anonymous password on `tls: none` is a warning, or an error
+//!   under `--config.require-tls` ([`Policy`]).
 
 mod address;
+pub mod allow;
 mod error;
 mod fields;
 pub mod hostname;
 mod locate;
+mod module;
 mod raw;
 mod resolve;
 mod target;
@@ -31,6 +35,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 pub use error::ConfigError;
+pub use module::{Admission, Module, ProbeTarget};
 pub use target::{CheckSpec, Target};
 pub use units::{parse_duration, parse_size};
 
@@ -48,7 +53,17 @@ pub struct Config {
     /// The file it came from (for messages and reloads).
     pub source: PathBuf,
     pub targets: Vec<Target>,
+    /// `modules:`, in the order written (names are unique).
+    pub modules: Vec<Module>,
     pub metrics: MetricsConfig,
+}
+
+/// What the exporter's flags require of every file it loads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// `--config.require-tls`: refuse a target or module that would send a
+    /// non-anonymous password without TLS.
+    pub require_tls: bool,
 }
 
 /// The `metrics:` section.
@@ -69,9 +84,14 @@ impl Config {
     ///
     /// Blocking file I/O: on the async runtime use [`Config::load_off_runtime`].
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_with(path, Policy::default())
+    }
+
+    /// As [`Config::load`], under `policy`.
+    pub fn load_with(path: &Path, policy: Policy) -> Result<Config, ConfigError> {
         let text = read_config(path)
             .map_err(|e| load_error(path, &format!("cannot read the configuration file: {e}")))?;
-        Config::parse(&text, path)
+        Config::parse_with(&text, path, hostname::this_host(), policy)
     }
 
     /// As [`Config::load`], on a blocking thread and under `timeout`, so a
@@ -81,7 +101,11 @@ impl Config {
     /// A load cut off by the timeout leaves its thread blocked in the
     /// kernel; while it is, a new load of the same file is refused at once
     /// instead of blocking one more thread (at most one stuck per file).
-    pub async fn load_off_runtime(path: &Path, timeout: Duration) -> Result<Config, ConfigError> {
+    pub async fn load_off_runtime(
+        path: &Path,
+        timeout: Duration,
+        policy: Policy,
+    ) -> Result<Config, ConfigError> {
         let Some(guard) = LoadGuard::claim(path) else {
             return Err(load_error(
                 path,
@@ -91,7 +115,7 @@ impl Config {
         let owned = path.to_path_buf();
         let load = tokio::task::spawn_blocking(move || {
             let _guard = guard; // released when the load really ends
-            Config::load(&owned)
+            Config::load_with(&owned, policy)
         });
         match tokio::time::timeout(timeout, load).await {
             Ok(Ok(result)) => result,
@@ -116,7 +140,17 @@ impl Config {
     /// As [`Config::parse`], with `hostname` for `{hostname}` in `store.path`
     /// (tests play several exporters in one process this way).
     pub fn parse_as(text: &str, source: &Path, hostname: &str) -> Result<Config, ConfigError> {
-        let ctx = Ctx { text, source, hostname };
+        Config::parse_with(text, source, hostname, Policy::default())
+    }
+
+    /// As [`Config::parse_as`], under `policy`.
+    pub fn parse_with(
+        text: &str,
+        source: &Path,
+        hostname: &str,
+        policy: Policy,
+    ) -> Result<Config, ConfigError> {
+        let ctx = Ctx { text, source, hostname, policy };
         let root = KeyPath::root();
         let raw: Option<RawFile> = serde_norway::from_str(text).map_err(|e| yaml_error(&ctx, &e))?;
         let Some(raw) = raw else {
@@ -138,11 +172,15 @@ impl Config {
             ));
         };
         let targets = resolve::targets(&ctx, &targets, &defaults)?;
+        let modules = match &raw.modules {
+            Some(m) => module::modules(&ctx, m)?,
+            None => Vec::new(),
+        };
         let metrics = match raw.metrics.and_then(|m| m.duration_buckets) {
             Some(b) => MetricsConfig { duration_buckets: b.0 },
             None => MetricsConfig::default(),
         };
-        Ok(Config { source: source.to_path_buf(), targets, metrics })
+        Ok(Config { source: source.to_path_buf(), targets, modules, metrics })
     }
 }
 

@@ -4,11 +4,14 @@
 //! `deny_unknown_fields` everywhere: a misspelt key (`pasive:`) silently
 //! ignored would leave a check running with settings nobody chose.
 
+use std::fmt;
 use std::net::IpAddr;
 
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
 use super::address::Address;
+use super::allow::AllowEntry;
 use super::fields::{Buckets, FtpArg, Labels, ModeList, PortRange, RawSecret, Sha256Hex, Text, TlsVersion};
 use super::units::{ByteSize, PositiveDuration};
 use crate::check::{IpProtocol, TlsMode, Toggle};
@@ -18,11 +21,14 @@ use crate::check::{IpProtocol, TlsMode, Toggle};
 pub struct RawFile {
     pub defaults: Option<RawTarget>,
     pub targets: Option<Vec<RawTarget>>,
+    pub modules: Option<RawModules>,
     pub metrics: Option<RawMetrics>,
 }
 
-/// A target, or `defaults:` (where `name` and `address` are refused later,
-/// with their line).
+/// A target, `defaults:` or a module: one shape, so the three share their
+/// keys and their checks. What does not belong where (`name` and `address`
+/// under `defaults:` or in a module, `allowed_targets` outside a module) is
+/// refused later, with its line.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTarget {
@@ -45,6 +51,35 @@ pub struct RawTarget {
     pub passive: Option<RawPassive>,
     pub active: Option<RawActive>,
     pub labels: Option<Labels>,
+    pub allowed_targets: Option<Vec<Text<AllowEntry>>>,
+}
+
+/// `modules:` in the order written; a name given twice is refused at the repeat.
+#[derive(Debug, Default)]
+pub struct RawModules(pub Vec<(String, RawTarget)>);
+
+impl<'de> Deserialize<'de> for RawModules {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawModules;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping of module names to modules")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawModules, A::Error> {
+                let mut modules: Vec<(String, RawTarget)> = Vec::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    if modules.iter().any(|(n, _)| *n == name) {
+                        // serde's wording, so the error gets the repeat's line (mod.rs).
+                        return Err(de::Error::custom(format!("duplicate field `{name}`")));
+                    }
+                    modules.push((name, map.next_value()?));
+                }
+                Ok(RawModules(modules))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -11,17 +11,22 @@
 //!   would be a contradiction nobody wrote;
 //! - `password`, `password_env`, `password_file` act as one key: a target
 //!   that sets any of them ignores all three in `defaults:`.
+//!
+//! Modules (`modules:`) are resolved by the same code with empty defaults
+//! (see `module`): they take the keys of a target, not its `defaults:`.
 
-use crate::check::plan::{ANONYMOUS_PASSWORD, MAX_STORE_BYTES};
+use crate::check::plan::{is_anonymous, ANONYMOUS_PASSWORD, MAX_STORE_BYTES};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::address::Address;
 use super::error::{ConfigError, KeyPath};
 use super::fields::RawSecret;
 use super::locate;
 use super::raw::{RawCheck, RawTarget};
 use super::target::{CheckSpec, Target};
+use super::Policy;
 use crate::check::{
     ActiveOptions, IpProtocol, Mode, PassiveOptions, RetrieveSpec, StoreSpec, TlsMode, TlsOptions, Toggle,
 };
@@ -41,6 +46,7 @@ pub(crate) struct Ctx<'a> {
     pub source: &'a Path,
     /// What `{hostname}` stands for in `store.path`.
     pub hostname: &'a str,
+    pub policy: Policy,
 }
 
 impl Ctx<'_> {
@@ -59,11 +65,35 @@ impl Ctx<'_> {
 }
 
 /// A target and the defaults under it, with where each came from.
-struct Layers<'a> {
-    target: &'a RawTarget,
-    tpath: KeyPath,
-    defaults: &'a RawTarget,
-    dpath: KeyPath,
+pub(super) struct Layers<'a> {
+    pub target: &'a RawTarget,
+    pub tpath: KeyPath,
+    pub defaults: &'a RawTarget,
+    pub dpath: KeyPath,
+}
+
+/// Whose settings are resolved, for messages and log fields.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Owner<'a> {
+    Target(&'a str),
+    Module(&'a str),
+}
+
+impl<'a> Owner<'a> {
+    fn name(self) -> &'a str {
+        match self {
+            Owner::Target(n) | Owner::Module(n) => n,
+        }
+    }
+}
+
+impl std::fmt::Display for Owner<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Owner::Target(n) => write!(f, "target {n:?}"),
+            Owner::Module(n) => write!(f, "module {n:?}"),
+        }
+    }
 }
 
 impl Layers<'_> {
@@ -88,7 +118,19 @@ pub(crate) fn check_defaults(ctx: &Ctx, defaults: &RawTarget) -> Result<(), Conf
             ctx.err(&at.key("address"), "cannot be set in defaults; every target has its own address")
         );
     }
-    Ok(())
+    no_allow_list(ctx, defaults, &at)
+}
+
+/// `allowed_targets` belongs to modules: a configured target is checked
+/// where its `address` says, and `defaults:` never reach a module.
+fn no_allow_list(ctx: &Ctx, raw: &RawTarget, at: &KeyPath) -> Result<(), ConfigError> {
+    match raw.allowed_targets {
+        Some(_) => Err(ctx.err(
+            &at.key("allowed_targets"),
+            "only a module (under `modules:`) has allowed_targets; a target is checked at its own address",
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Resolves every target; names must be unique (they are the `target` label).
@@ -123,27 +165,46 @@ pub(crate) fn targets(
     Ok(out)
 }
 
+/// A target or module name: what the `target` label or `module=` says.
+pub(super) fn check_name(ctx: &Ctx, at: &KeyPath, name: &str) -> Result<(), ConfigError> {
+    if name.trim().is_empty() || name.chars().any(char::is_control) {
+        return Err(ctx.err(at, "must be non-empty text without control characters"));
+    }
+    Ok(())
+}
+
 fn resolve(ctx: &Ctx, l: &Layers) -> Result<Target, ConfigError> {
+    no_allow_list(ctx, l.target, &l.tpath)?;
     let name = match &l.target.name {
-        Some(n) if n.trim().is_empty() || n.chars().any(char::is_control) => {
-            return Err(ctx.err(&l.tpath.key("name"), "must be non-empty text without control characters"));
+        Some(n) => {
+            check_name(ctx, &l.tpath.key("name"), n)?;
+            n.clone()
         }
-        Some(n) => n.clone(),
         None => return Err(ctx.err(&l.tpath, "missing key `name`")),
     };
     let address = match &l.target.address {
         Some(a) => a.0.clone(),
         None => return Err(ctx.err(&l.tpath, "missing key `address`")),
     };
+    settings(ctx, l, Owner::Target(&name), Some(address))
+}
+
+/// Everything but the identity: the settings a target has, or a module
+/// gives the targets it probes (`address`: `None`, filled in per probe).
+pub(super) fn settings(
+    ctx: &Ctx,
+    l: &Layers,
+    owner: Owner,
+    address: Option<Address>,
+) -> Result<Target, ConfigError> {
+    let name = owner.name().to_string();
     let tls = l.pick(&["tls"], |r| r.tls.clone()).map_or(TlsMode::None, |(t, _)| t.0);
     // RFC 4217 leaves implicit FTPS to convention: IANA's `ftps` is 990.
-    let port = address.port.unwrap_or(tls.default_port());
+    let port = address.as_ref().and_then(|a| a.port).unwrap_or(tls.default_port());
 
     let ip_protocol = l.pick(&["ip_protocol"], |r| r.ip_protocol.clone());
-    if let (Some((protocol, at)), Ok(ip)) = (&ip_protocol, address.host.parse::<std::net::IpAddr>()) {
-        let v4 = crate::ftp::data::canonical(ip).is_ipv4();
-        if (protocol.0 == IpProtocol::Ipv4 && !v4) || (protocol.0 == IpProtocol::Ipv6 && v4) {
-            let msg = format!("ip_protocol {} contradicts the address {}", protocol.0, address.written);
+    if let (Some((protocol, at)), Some(address)) = (&ip_protocol, &address) {
+        if let Err(msg) = protocol.0.check_literal(&address.host, &address.written) {
             return Err(ctx.err(at, msg));
         }
     }
@@ -156,8 +217,9 @@ fn resolve(ctx: &Ctx, l: &Layers) -> Result<Target, ConfigError> {
     let interval_v = interval.as_ref().map_or(DEFAULT_INTERVAL, |(d, _)| d.0);
     let timeout_v = timeout.as_ref().map_or(DEFAULT_TIMEOUT, |(d, _)| d.0);
     // A cap (as blackbox_exporter does) would hide the mistake; an error says
-    // which of the two to change.
-    if timeout_v > interval_v {
+    // which of the two to change. (A module has no interval: Prometheus'
+    // scrape interval is its schedule.)
+    if timeout_v > interval_v && matches!(owner, Owner::Target(_)) {
         let at = timeout.map(|(_, p)| p).or(interval.map(|(_, p)| p)).unwrap_or_else(|| l.tpath.clone());
         let msg = format!(
             "timeout {} is longer than interval {}; a check must end before the next one starts",
@@ -168,14 +230,19 @@ fn resolve(ctx: &Ctx, l: &Layers) -> Result<Target, ConfigError> {
     }
 
     let username = l.pick(&["username"], |r| r.username.clone()).map(|(u, _)| u.0 .0);
-    let password = password(ctx, l, &name, username.as_deref())?;
+    let (password, password_at) = password(ctx, l, owner, username.as_deref())?;
+    let username = username.unwrap_or_else(|| "anonymous".into());
+    if tls == TlsMode::None && !is_anonymous(&username) {
+        cleartext(ctx, l, owner, &username, password_at)?;
+    }
     let mut labels = l.defaults.labels.clone().unwrap_or_default().0;
     labels.extend(l.target.labels.clone().unwrap_or_default().0);
+    let (written, host) = address.map(|a| (a.written, a.host)).unwrap_or_default();
 
     Ok(Target {
         name,
-        address: address.written,
-        host: address.host,
+        address: written,
+        host,
         port,
         ip_protocol,
         tls,
@@ -183,7 +250,7 @@ fn resolve(ctx: &Ctx, l: &Layers) -> Result<Target, ConfigError> {
         interval: interval_v,
         timeout: timeout_v,
         labels,
-        username: username.unwrap_or_else(|| "anonymous".into()),
+        username,
         password,
         tls_options: tls_options(ctx, l, tls)?,
         check: check(ctx, l)?,
@@ -192,9 +259,43 @@ fn resolve(ctx: &Ctx, l: &Layers) -> Result<Target, ConfigError> {
     })
 }
 
-/// Reads the one configured password source. Messages name the key and
-/// the variable or file, never the value.
-fn password(ctx: &Ctx, l: &Layers, name: &str, username: Option<&str>) -> Result<Secret, ConfigError> {
+/// A non-anonymous password on `tls: none` crosses the network readable by
+/// anyone on the path (RFC 4217 §1 is why FTPS exists): refused under
+/// `--config.require-tls`, else a warning once per target per load. The
+/// refusal points at `tls` when it is written, else at the password key.
+fn cleartext(
+    ctx: &Ctx,
+    l: &Layers,
+    owner: Owner,
+    username: &str,
+    password_at: Option<KeyPath>,
+) -> Result<(), ConfigError> {
+    if ctx.policy.require_tls {
+        let at = l.pick(&["tls"], |r| r.tls.clone()).map(|(_, at)| at).or(password_at);
+        let msg = format!(
+            "{owner} would send the password of user {username:?} in clear (tls: none), which \
+             --config.require-tls refuses; set tls: explicit (or implicit)"
+        );
+        return Err(ctx.err(&at.unwrap_or_else(|| l.tpath.clone()), msg));
+    }
+    let message = "the password is sent in clear (tls: none): anyone on the network path can read it; \
+                   set tls: explicit, or run with --config.require-tls to refuse such targets";
+    match owner {
+        Owner::Target(name) => tracing::warn!(ftp_target = name, user = username, "{message}"),
+        Owner::Module(name) => tracing::warn!(ftp_module = name, user = username, "{message}"),
+    }
+    Ok(())
+}
+
+/// Reads the one configured password source, and says which key it came
+/// from (`None`: the anonymous login's). Messages name the key and the
+/// variable or file, never the value.
+fn password(
+    ctx: &Ctx,
+    l: &Layers,
+    owner: Owner,
+    username: Option<&str>,
+) -> Result<(Secret, Option<KeyPath>), ConfigError> {
     let t = l.target;
     let (raw, base) = if t.password.is_some() || t.password_env.is_some() || t.password_file.is_some() {
         (l.target, &l.tpath)
@@ -246,18 +347,24 @@ fn password(ctx: &Ctx, l: &Layers, name: &str, username: Option<&str>) -> Result
         (v, at)
     } else if let Some(RawSecret(v)) = &raw.password {
         let at = base.key("password");
+        if let Owner::Module(_) = owner {
+            // A module's credentials go to every target its list allows;
+            // they must not sit in a file that is copied around.
+            return Err(ctx.err(
+                &at,
+                "a module's password cannot be written in the file; use password_env or password_file",
+            ));
+        }
         tracing::warn!(
-            ftp_target = name,
+            ftp_target = owner.name(),
             key = %at,
             "password is written in the configuration file; prefer password_env or password_file"
         );
         (v.clone(), at)
     } else {
         return match username {
-            None => Ok(Secret::new(ANONYMOUS_PASSWORD)),
-            Some(u) if u.eq_ignore_ascii_case("anonymous") || u.eq_ignore_ascii_case("ftp") => {
-                Ok(Secret::new(ANONYMOUS_PASSWORD))
-            }
+            None => Ok((Secret::new(ANONYMOUS_PASSWORD), None)),
+            Some(u) if is_anonymous(u) => Ok((Secret::new(ANONYMOUS_PASSWORD), None)),
             Some(user) => {
                 let at = l.pick(&["username"], |r| r.username.clone()).map_or(l.tpath.clone(), |(_, p)| p);
                 Err(ctx.err(&at, format!("user {user:?} has no password; set password_env or password_file")))
@@ -267,7 +374,7 @@ fn password(ctx: &Ctx, l: &Layers, name: &str, username: Option<&str>) -> Result
     if !crate::ftp::command_safe(&value) {
         return Err(ctx.err(&at, "the password contains a line break or NUL, which cannot be sent in PASS"));
     }
-    Ok(Secret::new(value))
+    Ok((Secret::new(value), Some(at)))
 }
 
 /// Reads a password file, refusing anything larger than a password could

@@ -52,6 +52,13 @@ pub struct CheckSpec {
 }
 
 impl Target {
+    /// Whether its checks send a real password without TLS (SPEC §5
+    /// `ftp_target_cleartext_credentials`): a login other than anonymous
+    /// (whose password is only an e-mail address) on `tls: none`.
+    pub fn cleartext_credentials(&self) -> bool {
+        self.tls == TlsMode::None && !crate::check::plan::is_anonymous(&self.username)
+    }
+
     /// The plan of one check of this target in `mode`.
     pub fn plan(&self, mode: Mode) -> CheckPlan {
         CheckPlan {
@@ -69,6 +76,7 @@ impl Target {
             store: self.check.store.clone(),
             passive: self.passive.clone(),
             active: self.active.clone(),
+            resolved: None,
         }
     }
 }

@@ -45,9 +45,19 @@ pub trait Backend: Send + Sync + 'static {
         mode: Option<Mode>,
         budget: Option<Duration>,
     ) -> BoxFuture<'a, Result<Probed, ProbeRefused>>;
+    /// Checks `target` (`host[:port]`, not configured) with `module`'s
+    /// settings, if its allow list lets it; as [`Backend::probe`] otherwise.
+    fn probe_module<'a>(
+        &'a self,
+        module: &'a str,
+        target: &'a str,
+        mode: Option<Mode>,
+        budget: Option<Duration>,
+    ) -> BoxFuture<'a, Result<Probed, ProbeRefused>>;
 }
 
-/// The result of an on-demand check, as the store recorded it.
+/// The result of an on-demand check, as the store recorded it (a
+/// module's target: as the store would have; it keeps nothing of it).
 pub struct Probed {
     pub target: Arc<Target>,
     pub recorded: Vec<Recorded>,

@@ -138,18 +138,20 @@ async fn page(state: &Arc<HttpState>) -> Resp {
     }
 }
 
-/// `target`, `mode` and `debug` of a query string.
+/// `target`, `module`, `mode` and `debug` of a query string.
 struct Query {
     target: Option<String>,
+    module: Option<String>,
     mode: Option<String>,
     debug: bool,
 }
 
 fn parse_query(query: &str) -> Query {
-    let mut q = Query { target: None, mode: None, debug: false };
+    let mut q = Query { target: None, module: None, mode: None, debug: false };
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
         match k.as_ref() {
             "target" => q.target = Some(v.into_owned()),
+            "module" => q.module = Some(v.into_owned()),
             "mode" => q.mode = Some(v.into_owned()),
             "debug" => q.debug = v == "true" || v == "1",
             _ => {}
@@ -183,11 +185,13 @@ fn probe_budget(headers: &HeaderMap, offset: Duration) -> Result<Option<Duration
 
 async fn probe(state: &Arc<HttpState>, query: &str, headers: &HeaderMap) -> Resp {
     let q = parse_query(query);
+    let module = q.module.filter(|m| !m.is_empty());
     let Some(target) = q.target.filter(|t| !t.is_empty()) else {
-        return text(
-            StatusCode::BAD_REQUEST,
-            "'target' parameter is missing: /probe?target=NAME[&mode=passive|active]",
-        );
+        let usage = match module {
+            Some(_) => "/probe?module=M&target=HOST[:PORT][&mode=passive|active]",
+            None => "/probe?target=NAME[&mode=passive|active]",
+        };
+        return text(StatusCode::BAD_REQUEST, format!("'target' parameter is missing: {usage}"));
     };
     let mode = match parse_mode(q.mode.as_deref()) {
         Ok(m) => m,
@@ -197,32 +201,13 @@ async fn probe(state: &Arc<HttpState>, query: &str, headers: &HeaderMap) -> Resp
         Ok(b) => b,
         Err(e) => return text(StatusCode::BAD_REQUEST, e),
     };
-    let probed = match state.backend.probe(&target, mode, budget).await {
+    let probed = match &module {
+        Some(m) => state.backend.probe_module(m, &target, mode, budget).await,
+        None => state.backend.probe(&target, mode, budget).await,
+    };
+    let probed = match probed {
         Ok(p) => p,
-        Err(refused) => {
-            let (status, message) = match refused {
-                ProbeRefused::UnknownTarget => {
-                    (StatusCode::NOT_FOUND, format!("unknown target {target:?}: not in the configuration"))
-                }
-                ProbeRefused::ModeNotConfigured(m) => {
-                    (StatusCode::BAD_REQUEST, format!("target {target:?} is not configured for {m} mode"))
-                }
-                ProbeRefused::Busy => {
-                    (StatusCode::TOO_MANY_REQUESTS, format!("a probe of {target:?} is already running"))
-                }
-                ProbeRefused::Overloaded => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "too many probes running; raise --probe.max-concurrency or probe less often".to_string(),
-                ),
-                ProbeRefused::SessionBusy => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!(
-                        "a scheduled check of {target:?} was still running when the probe's time ran out"
-                    ),
-                ),
-            };
-            return text(status, message);
-        }
+        Err(refused) => return refusal(refused, &target, module.as_deref()),
     };
     if q.debug {
         let mut out = String::new();
@@ -237,6 +222,44 @@ async fn probe(state: &Arc<HttpState>, query: &str, headers: &HeaderMap) -> Resp
     let format = metrics::negotiate(header(headers, ACCEPT));
     let outcomes: Vec<_> = probed.recorded.iter().map(|r| r.outcome.clone()).collect();
     reply(StatusCode::OK, format.content_type(), metrics::render_probe(&probed.target, &outcomes, format))
+}
+
+/// The answer to a probe that did not run.
+fn refusal(refused: ProbeRefused, target: &str, module: Option<&str>) -> Resp {
+    let what = match module {
+        Some(m) => format!("{target:?} with module {m:?}"),
+        None => format!("{target:?}"),
+    };
+    let (status, message) = match refused {
+        ProbeRefused::UnknownTarget => {
+            (StatusCode::NOT_FOUND, format!("unknown target {target:?}: not in the configuration"))
+        }
+        ProbeRefused::UnknownModule => (
+            StatusCode::NOT_FOUND,
+            format!("unknown module {:?}: not in the configuration's modules:", module.unwrap_or("")),
+        ),
+        ProbeRefused::BadTarget(why) => (StatusCode::BAD_REQUEST, why),
+        ProbeRefused::NotAllowed(why) => (StatusCode::FORBIDDEN, why),
+        ProbeRefused::ModeNotConfigured(m) => {
+            let whose = match module {
+                Some(name) => format!("module {name:?}"),
+                None => format!("target {target:?}"),
+            };
+            (StatusCode::BAD_REQUEST, format!("{whose} is not configured for {m} mode"))
+        }
+        ProbeRefused::Busy => {
+            (StatusCode::TOO_MANY_REQUESTS, format!("a probe of {what} is already running"))
+        }
+        ProbeRefused::Overloaded => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many probes running; raise --probe.max-concurrency or probe less often".to_string(),
+        ),
+        ProbeRefused::SessionBusy => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("a scheduled check of {target:?} was still running when the probe's time ran out"),
+        ),
+    };
+    text(status, message)
 }
 
 fn transcript(state: &HttpState, query: &str) -> Resp {

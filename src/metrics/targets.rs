@@ -280,4 +280,13 @@ fn write_per_target(w: &mut Writer, rows: &[Row]) {
         }
         s.value(1.0);
     }
+    let mut f = Lazy::new(
+        "ftp_target_cleartext_credentials",
+        Kind::Gauge,
+        "1 if the target's checks send a non-anonymous password without TLS (tls: none), else 0.",
+    );
+    for row in rows {
+        let clear = if row.target.cleartext_credentials() { 1.0 } else { 0.0 };
+        f.sample(w, "").label("target", &row.target.name).value(clear);
+    }
 }

@@ -21,6 +21,7 @@
 //! The check itself is injected ([`CheckFn`]): production passes
 //! `check::run_cancellable`, tests pass scripted futures on tokio's paused clock.
 
+mod module_probe;
 mod offset;
 mod probe;
 mod round;
@@ -41,6 +42,7 @@ use tokio_util::task::TaskTracker;
 use crate::check::{CheckPlan, Outcome};
 use crate::store::{Entry, Store};
 
+pub use module_probe::ModuleProbe;
 pub use offset::{first_run_offset, next_due};
 pub use probe::{Probe, ProbeRefused};
 
@@ -61,9 +63,11 @@ struct Shared {
     check: CheckFn,
     /// Scheduled checks running at once.
     limit: Semaphore,
-    /// `/probe` checks running at once: their own budget, so a burst of
-    /// probes never delays the schedule.
+    /// `/probe` checks running at once (of configured targets and through
+    /// modules): their own budget, so a burst of probes never delays the schedule.
     probes: Arc<Semaphore>,
+    /// The (module, target) pairs being probed: one probe of each at a time.
+    module_probes: Arc<module_probe::Running>,
     /// The start of the stable grid every target's rounds fall on.
     epoch: Instant,
     /// No new checks start once cancelled.
@@ -113,6 +117,7 @@ impl Scheduler {
             check,
             limit: Semaphore::new(max_concurrency.max(1)),
             probes: Arc::new(Semaphore::new(max_probes.max(1))),
+            module_probes: Arc::default(),
             epoch: Instant::now(),
             stopping: CancellationToken::new(),
             cancel: CancellationToken::new(),

@@ -20,9 +20,15 @@ use crate::store::{Entry, Recorded, Source};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProbeRefused {
     UnknownTarget,
-    /// The target is not configured for this mode.
+    UnknownModule,
+    /// A module's `target=` is not `host[:port]` (400); the message says why.
+    BadTarget(String),
+    /// The module's `allowed_targets` refuse the target (403); nothing
+    /// was connected to. The message names the module and the list.
+    NotAllowed(String),
+    /// The target (or module) is not configured for this mode.
     ModeNotConfigured(Mode),
-    /// A probe of this target is already running (429).
+    /// A probe of this target (of this module and target) is already running (429).
     Busy,
     /// The exporter's probe budget is in use (503).
     Overloaded,
@@ -80,7 +86,9 @@ impl Scheduler {
                 };
                 let mut plan = e.target.plan(mode);
                 plan.timeout = plan.timeout.min(deadline.saturating_duration_since(Instant::now()));
-                let Some(outcome) = round::check(&s, &e, plan, Some(&task_cancel)).await else { break };
+                let _running = s.store.exporter().check_started();
+                let checked = round::check(&s, &e.target.name, Some(&e), plan, Some(&task_cancel)).await;
+                let Some(outcome) = checked else { break };
                 recorded.push(s.store.record(&e, outcome, Source::Probe));
             }
             Ok(recorded)

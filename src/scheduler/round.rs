@@ -34,7 +34,13 @@ pub(super) async fn run(shared: Arc<Shared>, entry: Arc<Entry>, due: Instant) {
             s = entry.session.lock() => s,
         };
         shared.store.exporter().schedule_delay(Instant::now().saturating_duration_since(mode_due));
-        let Some(outcome) = check(&shared, &entry, entry.target.plan(mode), None).await else { return };
+        // In flight until recorded: a scrape never sees a check neither
+        // running nor counted.
+        let _running = shared.store.exporter().check_started();
+        let plan = entry.target.plan(mode);
+        let Some(outcome) = check(&shared, &entry.target.name, Some(&entry), plan, None).await else {
+            return;
+        };
         shared.store.record(&entry, outcome, Source::Schedule);
         mode_due = Instant::now();
     }
@@ -42,20 +48,21 @@ pub(super) async fn run(shared: Arc<Shared>, entry: Arc<Entry>, due: Instant) {
     let _ = shared.again.send(Due { at, entry });
 }
 
-/// Runs one check of `entry` in a span naming target and mode (every line
-/// the engine logs is attributable). `None` when it was cancelled — the
-/// target retired, the exporter stopping, or `extra` (a `/probe` client
-/// gone) — after the check ended politely; its outcome describes nothing
-/// anyone asked for, so it is not returned.
+/// Runs one check of target `name` in a span naming target and mode (every
+/// line the engine logs is attributable). `None` when it was cancelled —
+/// the target's `entry` retired (a module's target has none), the exporter
+/// stopping, or `extra` (a `/probe` client gone) — after the check ended
+/// politely; its outcome describes nothing anyone asked for, so it is not
+/// returned. The caller counts it in flight.
 pub(super) async fn check(
     shared: &Shared,
-    entry: &Entry,
+    name: &str,
+    entry: Option<&Entry>,
     plan: CheckPlan,
     extra: Option<&CancellationToken>,
 ) -> Option<Outcome> {
-    let _running = shared.store.exporter().check_started();
     let token = CancellationToken::new();
-    let span = tracing::info_span!("check", target = %entry.target.name, mode = %plan.mode);
+    let span = tracing::info_span!("check", target = %name, mode = %plan.mode);
     let run = (shared.check)(plan, token.clone());
     let fut = async move {
         let outcome = run.await;
@@ -66,10 +73,16 @@ pub(super) async fn check(
     tokio::pin!(fut);
     let never = CancellationToken::new();
     let extra = extra.unwrap_or(&never);
+    let retired = async {
+        match entry {
+            Some(e) => e.retired().await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         biased;
         outcome = &mut fut => return Some(outcome),
-        _ = entry.retired() => {}
+        _ = retired => {}
         _ = shared.cancel.cancelled() => {}
         _ = extra.cancelled() => {}
     }

@@ -183,8 +183,7 @@ impl Store {
         let success = outcome.success();
         let outcome = Arc::new(outcome);
         if entry.is_retired() {
-            let (transcript, _) = Transcripts::new(0, 0).keep(entry, mode, details, success);
-            return Recorded { outcome, transcript, change: None };
+            return Recorded { outcome, transcript: Kept::detached(details.0, details.1), change: None };
         }
         let (kept, victims) = self.transcripts.keep(entry, mode, details, success);
         let diagnose = self.diagnose;
@@ -214,6 +213,14 @@ impl Store {
         }
         Recorded { outcome, transcript: kept, change }
     }
+}
+
+/// A check split as [`Store::record`] splits it, but kept nowhere: the
+/// outcome of a module probe, whose target is not in the store.
+pub fn detached(mut outcome: Outcome) -> Recorded {
+    let transcript =
+        Kept::detached(std::mem::take(&mut outcome.transcript), std::mem::take(&mut outcome.record));
+    Recorded { outcome: Arc::new(outcome), transcript, change: None }
 }
 
 /// What one outcome says about its target, apart from the counts: the

@@ -47,6 +47,14 @@ impl Kept {
     }
 }
 
+impl Kept {
+    /// The details of a check the store does not keep (a module probe's,
+    /// whose target is not in the store): counted against no budget.
+    pub(super) fn detached(transcript: Transcript, record: SessionRecord) -> Arc<Kept> {
+        Arc::new(Kept { transcript, record, bytes: 0, budget: Arc::default() })
+    }
+}
+
 impl Drop for Kept {
     fn drop(&mut self) {
         self.budget.fetch_sub(self.bytes, Ordering::AcqRel);
