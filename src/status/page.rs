@@ -32,7 +32,12 @@ fn time(t: Option<SystemTime>) -> String {
 
 const STYLE: &str = "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}\
 td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}\
-.up{background:#d8f5d8}.down{background:#f8d7d7}.pending{background:#eee}.diag{font-style:italic}";
+.up{background:#d8f5d8}.down{background:#f8d7d7}.pending{background:#eee}.diag{font-style:italic}\
+.cleartext{color:#a40;font-size:.85em;white-space:nowrap}";
+
+/// Next to a target whose checks send a non-anonymous password without TLS.
+const CLEARTEXT: &str = " <span class=\"cleartext\" title=\"tls: none: this target's password crosses the \
+network unencrypted (ftp_target_cleartext_credentials 1)\">cleartext password</span>";
 
 pub fn render(targets: &Targets, telemetry_path: &str) -> String {
     let mut h = String::new();
@@ -61,10 +66,11 @@ pub fn render(targets: &Targets, telemetry_path: &str) -> String {
             let link_q = format!("target={}&amp;mode={}", query_value(name), mode.as_str());
             let _ = write!(
                 h,
-                "<tr class=\"{class}\"><td title=\"{}\">{}</td><td>{}</td><td>{state}</td><td>{}</td><td>{}</td>\
+                "<tr class=\"{class}\"><td title=\"{}\">{}{}</td><td>{}</td><td>{state}</td><td>{}</td><td>{}</td>\
                  <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>",
                 escape(&entry.target.address),
                 escape(name),
+                if entry.target.cleartext_credentials() { CLEARTEXT } else { "" },
                 mode.as_str(),
                 failure.map(|f| f.phase.as_str()).unwrap_or(""),
                 failure.map(|f| f.reason.as_str()).unwrap_or(""),
@@ -142,5 +148,25 @@ mod tests {
         assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&quot;&amp;"));
         assert!(html.contains("target=t%3Cscript%3Ealert%28%27x%27%29%3C%2Fscript%3E%22%26&amp;mode=passive"));
         assert!(html.contains("<td>pending</td>"), "active mode has not run yet");
+    }
+
+    #[test]
+    fn targets_sending_a_password_in_clear_are_marked() {
+        let text = "targets:
+  - { name: plain, address: h, username: u, password: p }
+  - { name: ftps, address: h, username: u, password: p, tls: explicit }
+  - { name: anon, address: h }
+";
+        let targets = crate::config::Config::parse(text, "t.yml".as_ref()).unwrap().targets;
+        let store = Store::new(StoreOptions::default(), |_| None);
+        store.apply(targets, &[]);
+        let html = render(&store.targets(), "/metrics");
+        let marked: Vec<&str> = html
+            .lines()
+            .filter(|l| l.contains("class=\"cleartext\""))
+            .map(|l| l.split("</td>").next().unwrap_or(""))
+            .collect();
+        assert_eq!(marked.len(), 2, "both modes of `plain`, nothing else:\n{html}");
+        assert!(marked.iter().all(|cell| cell.contains(">plain <span")), "{marked:?}");
     }
 }
