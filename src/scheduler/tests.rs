@@ -338,3 +338,31 @@ async fn shutdown_lets_a_running_check_finish_within_grace_and_cancels_after() {
     assert!(x.runs()[0].cancelled, "cancelled politely after the grace period");
     assert_eq!(x.store.exporter().checks_in_flight(), 0, "cancelled check still counted");
 }
+
+/// A scrape that sees no check in flight sees every finished check
+/// counted: a check stays in flight until the store has recorded it,
+/// scheduled or probed (the soak counts checks against the sessions the
+/// servers saw at exactly such a moment).
+#[tokio::test(start_paused = true)]
+async fn a_check_is_in_flight_until_it_is_recorded() {
+    static STORE: std::sync::OnceLock<Arc<Store>> = std::sync::OnceLock::new();
+    static SEEN: Mutex<Vec<i64>> = Mutex::new(Vec::new());
+    fn diagnoser(_: &[&Outcome]) -> Option<String> {
+        // Called by Store::record while it records.
+        if let Some(store) = STORE.get() {
+            SEEN.lock().unwrap().push(store.exporter().checks_in_flight());
+        }
+        None
+    }
+    let store = Store::new(StoreOptions::default(), diagnoser);
+    assert!(STORE.set(store.clone()).is_ok());
+    let s = Scheduler::new(store.clone(), scripted(Duration::from_millis(100), Log::default()), 4, 2);
+    s.start(store.apply(vec![t("a", 60)], &[]));
+    tokio::time::sleep(FIRST_ROUND_SPREAD + Duration::from_secs(1)).await;
+    s.probe("a", &[Mode::Passive], None).unwrap().finish().await.unwrap();
+    let seen = SEEN.lock().unwrap().clone();
+    // The first round, maybe a second one on its grid slot, and the probe.
+    assert!(seen.len() >= 3, "{seen:?}");
+    assert!(seen.iter().all(|n| *n == 1), "each check in flight while it is recorded: {seen:?}");
+    assert_eq!(store.exporter().checks_in_flight(), 0);
+}

@@ -8,6 +8,9 @@
 //!
 //! It listens on loopback only, serves any number of connections at once,
 //! and stops when the [`FaultServer`] is dropped (every task is aborted).
+//! A flapping server ([`FaultServer::start_rotating`]) gives each new
+//! connection the next script of a list, and can be given another list
+//! while it runs; every session's lifetime is recorded.
 
 mod banner;
 mod data;
@@ -17,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
@@ -113,6 +116,8 @@ pub enum TransferFault {
     /// Send 150, this many bytes, close the data connection, then
     /// `426 Connection closed; transfer aborted`.
     AbortAfter(usize),
+    /// The same, but the data connection is reset (RST), not closed.
+    ResetAfter(usize),
     /// `550 No such file`, before any data connection.
     Unavailable,
     /// `RETR` serves bytes other than those stored (same length).
@@ -235,10 +240,13 @@ impl Script {
 
 /// State shared by every session of one server.
 struct Shared {
-    script: Script,
+    /// The scripts new connections take in turn.
+    rotation: Mutex<Vec<Arc<Script>>>,
     files: Mutex<BTreeMap<String, Vec<u8>>>,
     commands: Mutex<Vec<String>>,
     connections: AtomicUsize,
+    /// How long each finished session lasted, from accept to its end.
+    lifetimes: Mutex<Vec<Duration>>,
 }
 
 impl Shared {
@@ -273,17 +281,40 @@ impl FaultServer {
     }
 
     async fn start_on(bind: SocketAddr, script: Script) -> FaultServer {
+        Self::start_rotating_on(bind, vec![script]).await
+    }
+
+    /// Starts a flapping server on 127.0.0.1: connection n gets
+    /// `scripts[n % len]`. The files are the first script's.
+    pub async fn start_rotating(scripts: Vec<Script>) -> FaultServer {
+        Self::start_rotating_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), scripts).await
+    }
+
+    async fn start_rotating_on(bind: SocketAddr, scripts: Vec<Script>) -> FaultServer {
+        assert!(!scripts.is_empty(), "fault server: at least one script");
         let listener = TcpListener::bind(bind).await.expect("fault server: bind the control listener");
         let addr = listener.local_addr().expect("fault server: local address");
-        let files = Mutex::new(script.files.clone());
+        let files = Mutex::new(scripts[0].files.clone());
         let shared = Arc::new(Shared {
-            script,
+            rotation: Mutex::new(scripts.into_iter().map(Arc::new).collect()),
             files,
             commands: Mutex::new(Vec::new()),
             connections: AtomicUsize::new(0),
+            lifetimes: Mutex::default(),
         });
         let task = tokio::spawn(accept_loop(listener, shared.clone()));
         FaultServer { addr, shared, task }
+    }
+
+    /// From now on, new connections take these scripts in turn (the files stay).
+    pub fn set_rotation(&self, scripts: Vec<Script>) {
+        assert!(!scripts.is_empty(), "fault server: at least one script");
+        *self.shared.rotation.lock().unwrap() = scripts.into_iter().map(Arc::new).collect();
+    }
+
+    /// How long each finished session lasted, in the order they ended.
+    pub fn lifetimes(&self) -> Vec<Duration> {
+        self.shared.lifetimes.lock().unwrap().clone()
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -338,8 +369,17 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
-                shared.connections.fetch_add(1, Ordering::SeqCst);
-                sessions.spawn(session::run(stream, shared.clone()));
+                let n = shared.connections.fetch_add(1, Ordering::SeqCst);
+                let script = {
+                    let rotation = shared.rotation.lock().unwrap();
+                    rotation[n % rotation.len()].clone()
+                };
+                let shared = shared.clone();
+                sessions.spawn(async move {
+                    let accepted = Instant::now();
+                    session::run(stream, shared.clone(), script).await;
+                    shared.lifetimes.lock().unwrap().push(accepted.elapsed());
+                });
             }
             // Out of file descriptors and the like: back off rather than spin.
             Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,

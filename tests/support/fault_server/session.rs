@@ -10,17 +10,18 @@ use tokio::net::TcpStream;
 
 use super::banner::{self, After};
 use super::data::{self, DataPlan};
-use super::{ActiveFault, Feat, Reaction, Shared, TransferFault};
+use super::{ActiveFault, Feat, Reaction, Script, Shared, TransferFault};
 
 /// Longest command line accepted; a longer one ends the session, so a
 /// misbehaving client cannot grow the buffer without bound.
 const MAX_LINE: usize = 4096;
 
-pub(super) async fn run(stream: TcpStream, shared: Arc<Shared>) {
+pub(super) async fn run(stream: TcpStream, shared: Arc<Shared>, script: Arc<Script>) {
     let mut session = Session {
         stream,
         buf: Vec::new(),
         shared,
+        script,
         cwd: "/".into(),
         user: None,
         logged_in: false,
@@ -43,6 +44,8 @@ struct Session {
     stream: TcpStream,
     buf: Vec<u8>,
     shared: Arc<Shared>,
+    /// What this session does (a flapping server's scripts take turns).
+    script: Arc<Script>,
     cwd: String,
     user: Option<String>,
     logged_in: bool,
@@ -52,8 +55,8 @@ struct Session {
 
 impl Session {
     async fn serve(&mut self) -> io::Result<()> {
-        tokio::time::sleep(self.shared.script.delays.banner).await;
-        match banner::send(&mut self.stream, &self.shared.script.banner).await? {
+        tokio::time::sleep(self.script.delays.banner).await;
+        match banner::send(&mut self.stream, &self.script.banner).await? {
             After::Serve => {}
             After::Ignore => return self.ignore_rest().await,
             After::Close => return self.stream.shutdown().await,
@@ -64,10 +67,10 @@ impl Session {
                 Some((v, a)) => (v.to_ascii_uppercase(), a.trim().to_string()),
                 None => (line.trim().to_ascii_uppercase(), String::new()),
             };
-            if let Some(pause) = self.shared.script.delays.verbs.get(&verb) {
+            if let Some(pause) = self.script.delays.verbs.get(&verb) {
                 tokio::time::sleep(*pause).await;
             }
-            let flow = match self.shared.script.reactions.get(&verb).cloned() {
+            let flow = match self.script.reactions.get(&verb).cloned() {
                 Some(Reaction::Reply(text)) => {
                     self.scripted_reply(&text).await?;
                     Flow::Continue
@@ -105,7 +108,7 @@ impl Session {
             self.reply("530 Please login with USER and PASS").await?;
             return Ok(Flow::Continue);
         }
-        let script = &self.shared.script;
+        let script = &self.script;
         let text = match verb {
             "USER" => {
                 self.user = Some(arg.to_string());
@@ -198,8 +201,8 @@ impl Session {
             self.reply("425 Use PORT, EPRT, PASV or EPSV first").await?;
             return Ok(Flow::Continue);
         };
-        let shared = self.shared.clone();
-        let script = &shared.script;
+        let (shared, script) = (self.shared.clone(), self.script.clone());
+        let script = &*script;
         let mut source = None;
         if let (DataPlan::Active(_), Some(fault)) = (&plan, &script.active) {
             match fault {
@@ -243,6 +246,12 @@ impl Session {
                 data::abort_after(conn, payload.as_deref(), *n).await;
                 false
             }
+            (Some(TransferFault::ResetAfter(n)), payload) => {
+                // Dropped with a zero linger: a TCP RST, not a FIN.
+                conn.set_zero_linger()?;
+                data::abort_after(conn, payload.as_deref(), *n).await;
+                false
+            }
             (pace, Some(bytes)) => {
                 let pace = match pace {
                     Some(TransferFault::Slow { chunk, delay }) => Some((*chunk, *delay)),
@@ -275,7 +284,7 @@ impl Session {
     /// What a transfer sends (`None` for STOR, which receives), or the
     /// negative reply that refuses it before any data connection.
     fn payload(&self, verb: &str, path: &str) -> Result<Option<Vec<u8>>, &'static str> {
-        let fault = &self.shared.script.transfer;
+        let fault = &self.script.transfer;
         if matches!(fault, Some(TransferFault::Unavailable)) {
             return Err("550 No such file");
         }
@@ -299,7 +308,7 @@ impl Session {
     async fn open(&mut self, plan: DataPlan, source: Option<IpAddr>) -> io::Result<Option<TcpStream>> {
         Ok(match plan {
             DataPlan::Active(addr) => {
-                tokio::time::sleep(self.shared.script.delays.connect_back).await;
+                tokio::time::sleep(self.script.delays.connect_back).await;
                 match data::connect(addr, source).await {
                     Ok(conn) => {
                         self.reply("150 Opening data connection").await?;
