@@ -146,6 +146,11 @@ fn hint(f: &Failure) -> String {
         (_, Reason::Timeout) => "the server stopped answering in time",
         (_, Reason::Rejected) => "the server refused a command; see the code and the transcript",
         (_, Reason::UnexpectedPeer) => "a data connection came from an unexpected address",
+        // EMFILE / ENFILE: the descriptor table is full, whatever the server does.
+        (_, Reason::IoError) if f.message.contains("(os error 24)") || f.message.contains("(os error 23)") => {
+            "the exporter has run out of file descriptors; raise its limit (ulimit -n, LimitNOFILE) or lower \
+             --checks.max-concurrency"
+        }
         (_, Reason::IoError) => "a local failure on the exporter's side (e.g. no free port in active.port_range)",
         (_, Reason::ConnectionRefused) => "a connection was refused",
     };
@@ -180,6 +185,16 @@ mod tests {
         let s = diagnose(&[p, a]).expect("a diagnosis").summary;
         assert!(s.ends_with('.') && !s.contains(".."), "sentences end once: {s}");
         s
+    }
+
+    #[test]
+    fn out_of_file_descriptors_says_so() {
+        let mut p = outcome(Mode::Passive, Some((Phase::Connect, Reason::IoError, "")));
+        p.failure.as_mut().unwrap().message = "Too many open files (os error 24)".into();
+        let s = diagnose(&[&p]).unwrap().summary;
+        assert!(s.contains("run out of file descriptors"), "{s}");
+        let other = outcome(Mode::Passive, Some((Phase::Connect, Reason::IoError, "")));
+        assert!(!diagnose(&[&other]).unwrap().summary.contains("file descriptors"));
     }
 
     #[test]
