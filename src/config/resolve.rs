@@ -13,8 +13,10 @@
 //!   that sets any of them ignores all three in `defaults:`.
 
 use crate::check::plan::MAX_STORE_BYTES;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use std::collections::HashMap;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -309,7 +311,7 @@ fn read_ca_file(ctx: &Ctx, at: &KeyPath, written: &str) -> Result<PathBuf, Confi
     let path = ctx.file_path(written);
     let file = std::fs::File::open(&path)
         .map_err(|e| ctx.err(at, format!("cannot read {}: {e}", path.display())))?;
-    let certs = rustls_pemfile::certs(&mut BufReader::new(file)).collect::<Result<Vec<_>, _>>();
+    let certs = CertificateDer::pem_reader_iter(file).collect::<Result<Vec<_>, _>>();
     match certs {
         Ok(c) if !c.is_empty() => Ok(path),
         Ok(_) => Err(ctx.err(at, format!("{} contains no PEM certificate", path.display()))),

@@ -6,8 +6,10 @@
 //! request headers (a slowloris client cannot hold a slot), a cap on a
 //! connection's lifetime, and no request bodies read at all.
 
+mod auth;
 mod page;
 mod routes;
+mod tls;
 pub mod web_config;
 
 use std::future::Future;
