@@ -9,11 +9,12 @@ pub mod probe;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand};
 
 use crate::app::{App, AppOptions};
 use crate::config::Config;
-use crate::http::WebConfig;
+use crate::http::{Limits, WebConfig};
 use logging::{LogFormat, LogLevel};
 
 #[derive(Debug, Parser)]
@@ -39,6 +40,8 @@ pub struct Cli {
     pub log_level: LogLevel,
     #[arg(long = "log.format", value_enum, default_value = "logfmt", global = true)]
     pub log_format: LogFormat,
+    #[command(flatten)]
+    pub web_limits: WebLimits,
     /// Checks allowed to run at once, over all targets.
     #[arg(long = "checks.max-concurrency", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_concurrency: u32,
@@ -54,6 +57,50 @@ pub enum Command {
     Probe(probe::ProbeArgs),
     /// Run an in-process FTP server and the exporter checking it: see it work in seconds.
     Demo(crate::demo::DemoArgs),
+}
+
+/// The HTTP side's limits ([`Limits`]); defaults from `Limits::default()`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebLimits {
+    /// HTTP connections open at once; when all are taken, a new one evicts the oldest idle one
+    /// (not serving a request), and waits only if every one is serving.
+    #[arg(long = "web.max-connections", default_value_t = Limits::default().max_connections,
+          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    pub max_connections: usize,
+    /// Time a client gets to send a request's head (and again its body); idle keep-alive
+    /// connections and TLS handshakes are cut after it too.
+    #[arg(long = "web.header-read-timeout", default_value = "10s", value_parser = crate::config::parse_duration)]
+    pub header_read_timeout: Duration,
+    /// Largest request head, request line included; larger ones get 431.
+    #[arg(long = "web.max-header-bytes", default_value = "16KiB", value_parser = header_bytes)]
+    pub max_header_bytes: usize,
+    /// Largest request body (no endpoint reads one; 0 refuses any); larger ones get 413.
+    #[arg(long = "web.max-request-body-bytes", default_value = "4KiB", value_parser = crate::config::parse_size)]
+    pub max_request_body_bytes: u64,
+    /// Longest life of one HTTP connection (a /probe running longer is cut off).
+    #[arg(long = "web.max-connection-lifetime", default_value = "5m", value_parser = crate::config::parse_duration)]
+    pub max_connection_lifetime: Duration,
+}
+
+impl From<&WebLimits> for Limits {
+    fn from(w: &WebLimits) -> Limits {
+        Limits {
+            max_connections: w.max_connections,
+            header_read_timeout: w.header_read_timeout,
+            max_header_bytes: w.max_header_bytes,
+            max_request_body_bytes: w.max_request_body_bytes,
+            max_connection_lifetime: w.max_connection_lifetime,
+        }
+    }
+}
+
+/// A request head must fit a request line with the longest query accepted (8 KiB).
+fn header_bytes(s: &str) -> Result<usize, String> {
+    let n = crate::config::parse_size(s)?;
+    if !(10 * 1024..=1 << 20).contains(&n) {
+        return Err(format!("{s:?}: must be between 10KiB and 1MiB"));
+    }
+    Ok(n as usize)
 }
 
 fn url_path(s: &str) -> Result<String, String> {
@@ -111,7 +158,7 @@ async fn run_exporter(cli: Cli) -> i32 {
         telemetry_path: cli.telemetry_path,
         web,
         max_concurrency: cli.max_concurrency as usize,
-        http_limits: Default::default(),
+        http_limits: (&cli.web_limits).into(),
         check: None,
     };
     // Before starting: SIGHUP's default action ends the process, and a

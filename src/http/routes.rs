@@ -8,14 +8,14 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 
 use crate::scheduler::ProbeRefused;
-use hyper::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE, X_CONTENT_TYPE_OPTIONS};
+use hyper::header::{HeaderValue, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::{page, HttpState};
 use crate::check::Mode;
 use crate::metrics::ProbeMetrics;
 
-type Resp = Response<Full<Bytes>>;
+pub(super) type Resp = Response<Full<Bytes>>;
 
 const TEXT: &str = "text/plain; charset=utf-8";
 const HTML: &str = "text/html; charset=utf-8";
@@ -32,7 +32,7 @@ fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>)
     r
 }
 
-fn text(status: StatusCode, body: impl Into<String>) -> Resp {
+pub(super) fn text(status: StatusCode, body: impl Into<String>) -> Resp {
     let mut body = body.into();
     if !body.ends_with('\n') {
         body.push('\n');
@@ -40,11 +40,10 @@ fn text(status: StatusCode, body: impl Into<String>) -> Resp {
     reply(status, TEXT, body)
 }
 
-pub(super) async fn handle(state: &HttpState, req: Request<Incoming>) -> Resp {
-    if !state.web.authorized(req.headers()).await {
-        let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized");
-        r.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"ftp_exporter\""));
-        return r;
+pub(super) async fn handle(state: &HttpState, mut req: Request<Incoming>) -> Resp {
+    // Body limit, Basic auth (health endpoints exempt), query checks.
+    if let Some(refused) = super::guard::admit(state, &mut req).await {
+        return refused;
     }
     let path = req.uri().path();
     let query = req.uri().query().unwrap_or("");

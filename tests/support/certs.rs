@@ -3,7 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use rcgen::{date_time_ymd, BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use rcgen::{
+    date_time_ymd, BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+    IsCa, KeyPair,
+};
 
 pub struct TestCa {
     issuer: CertifiedIssuer<'static, KeyPair>,
@@ -48,6 +51,23 @@ impl TestCa {
         let cert_file = dir.join(format!("{name}-cert.pem"));
         let key_file = dir.join(format!("{name}-key.pem"));
         std::fs::write(&cert_file, format!("{}{}", cert.pem(), self.issuer.pem())).unwrap();
+        std::fs::write(&key_file, key.serialize_pem()).unwrap();
+        ServerCert { cert_file, key_file, not_after }
+    }
+
+    /// A client certificate (TLS client auth) named `name`: `<name>-cert.pem`, `<name>-key.pem`.
+    pub fn client_cert(&self, dir: &Path, name: &str) -> ServerCert {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.not_before = date_time_ymd(2024, 1, 1);
+        params.not_after = date_time_ymd(2099, 1, 1);
+        let not_after = params.not_after.unix_timestamp();
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let cert_file = dir.join(format!("{name}-cert.pem"));
+        let key_file = dir.join(format!("{name}-key.pem"));
+        std::fs::write(&cert_file, cert.pem()).unwrap();
         std::fs::write(&key_file, key.serialize_pem()).unwrap();
         ServerCert { cert_file, key_file, not_after }
     }
