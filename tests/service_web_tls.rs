@@ -11,7 +11,7 @@ mod support;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ftp_exporter::app::{App, AppOptions};
 use ftp_exporter::http::WebConfig;

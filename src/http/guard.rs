@@ -17,7 +17,7 @@ use super::{query, HttpState};
 
 /// `Some(answer)` when the request is refused.
 pub(super) async fn admit(state: &HttpState, req: &mut Request<Incoming>) -> Option<Resp> {
-    if let Err(r) = read_body(state, req).await {
+    if let Some(r) = read_body(state, req).await {
         return Some(r);
     }
     let health = matches!(*req.method(), Method::GET | Method::HEAD)
@@ -38,32 +38,32 @@ pub(super) async fn admit(state: &HttpState, req: &mut Request<Incoming>) -> Opt
 /// length is declared, and as soon as it passes the limit when chunked.
 /// Reading it has the header-read timeout too: a body dripped byte by byte
 /// must not hold the connection either.
-async fn read_body(state: &HttpState, req: &mut Request<Incoming>) -> Result<(), Resp> {
+async fn read_body(state: &HttpState, req: &mut Request<Incoming>) -> Option<Resp> {
     let limit = state.limits.max_request_body_bytes;
     let too_large =
         || text(StatusCode::PAYLOAD_TOO_LARGE, format!("request bodies are limited to {limit} bytes"));
     let declared = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return Err(too_large());
+        return Some(too_large());
     }
     let body = req.body_mut();
     if body.is_end_stream() {
-        return Ok(());
+        return None;
     }
     let read = async {
         let mut seen = 0u64;
         while let Some(frame) = body.frame().await {
             let Ok(frame) = frame else {
-                return Err(text(StatusCode::BAD_REQUEST, "unreadable request body"));
+                return Some(text(StatusCode::BAD_REQUEST, "unreadable request body"));
             };
             seen += frame.data_ref().map_or(0, |d| d.len() as u64);
             if seen > limit {
-                return Err(too_large());
+                return Some(too_large());
             }
         }
-        Ok(())
+        None
     };
     tokio::time::timeout(state.limits.header_read_timeout, read)
         .await
-        .unwrap_or_else(|_| Err(text(StatusCode::REQUEST_TIMEOUT, "request body not received in time")))
+        .unwrap_or_else(|_| Some(text(StatusCode::REQUEST_TIMEOUT, "request body not received in time")))
 }
