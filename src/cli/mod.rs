@@ -218,3 +218,32 @@ pub async fn wait_for_stop() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn web_limit_flags_default_to_the_limits_defaults_and_parse_units() {
+        let cli = Cli::parse_from(["ftp_exporter"]);
+        assert_eq!(Limits::from(&cli.web_limits), Limits::default());
+        let cli = Cli::parse_from([
+            "ftp_exporter",
+            "--web.max-connections=10",
+            "--web.header-read-timeout=1500ms",
+            "--web.max-header-bytes=32KiB",
+            "--web.max-request-body-bytes=0",
+            "--web.max-connection-lifetime=1m",
+        ]);
+        let l = Limits::from(&cli.web_limits);
+        assert_eq!(
+            (l.max_connections, l.header_read_timeout, l.max_header_bytes, l.max_request_body_bytes),
+            (10, Duration::from_millis(1500), 32 * 1024, 0)
+        );
+        assert_eq!(l.max_connection_lifetime, Duration::from_secs(60));
+        for bad in ["--web.max-connections=0", "--web.max-header-bytes=1KiB", "--web.header-read-timeout=0s"]
+        {
+            assert!(Cli::try_parse_from(["ftp_exporter", bad]).is_err(), "{bad}");
+        }
+    }
+}

@@ -69,7 +69,7 @@ pub struct HttpState {
 }
 
 /// The HTTP side's own limits (SPEC §9), each a `--web.*` flag.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Connections open at once (`--web.max-connections`). When all are
     /// taken, a new one evicts the oldest that is not serving a request;
