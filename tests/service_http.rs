@@ -258,9 +258,7 @@ async fn slow_clients_cannot_starve_the_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn basic_auth_from_the_web_config_file() {
     let ftp = Ftp::start().await;
-    let web_file = ftp.dir.path().join("web.yml");
-    let hash = bcrypt::hash("scrape-Pw", 4).unwrap();
-    std::fs::write(&web_file, format!("basic_auth_users:\n  prometheus: '{hash}'\n")).unwrap();
+    let web_file = web_file(ftp.dir.path(), "", "prometheus", "scrape-Pw", 4);
     let mut opts = ftp_exporter::app::AppOptions::new(ftp.write_config(CONFIG));
     opts.listen_address = "127.0.0.1:0".into();
     opts.web = ftp_exporter::http::WebConfig::load(&web_file).unwrap();

@@ -220,9 +220,7 @@ async fn huge_or_malformed_queries_heads_and_bodies_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_endpoints_need_no_credentials_everything_else_does() {
     let ftp = Ftp::start().await;
-    let web_file = ftp.dir.path().join("web.yml");
-    let hash = bcrypt::hash("scrape-Pw", 4).unwrap();
-    std::fs::write(&web_file, format!("basic_auth_users:\n  prometheus: '{hash}'\n")).unwrap();
+    let web_file = web_file(ftp.dir.path(), "", "prometheus", "scrape-Pw", 4);
     let app = start(&ftp, Limits::default(), WebConfig::load(&web_file).unwrap()).await;
     let addr = app.addr();
     for method in ["GET", "HEAD"] {

@@ -48,16 +48,8 @@ fn pki(dir: &Path) -> Pki {
 }
 
 async fn start(ftp: &Ftp, tls: &str) -> App {
-    let hash = bcrypt::hash(SCRAPE_PASSWORD, COST).unwrap();
-    let web = ftp.dir.path().join("web.yml");
-    std::fs::write(
-        &web,
-        format!(
-            "tls_server_config:\n  cert_file: server-cert.pem\n  key_file: server-key.pem\n{tls}\
-             basic_auth_users:\n  prometheus: '{hash}'\n"
-        ),
-    )
-    .unwrap();
+    let tls = format!("tls_server_config:\n  cert_file: server-cert.pem\n  key_file: server-key.pem\n{tls}");
+    let web = web_file(ftp.dir.path(), &tls, "prometheus", SCRAPE_PASSWORD, COST);
     let mut opts = AppOptions::new(ftp.write_config(CONFIG));
     opts.listen_address = "127.0.0.1:0".into();
     opts.web = WebConfig::load(&web).unwrap();

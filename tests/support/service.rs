@@ -54,6 +54,15 @@ impl Ftp {
     }
 }
 
+/// Writes `dir/web.yml`, a `--web.config.file` with `extra` (e.g. a
+/// `tls_server_config:`) and one Basic auth user hashed at bcrypt `cost`.
+pub fn web_file(dir: &Path, extra: &str, user: &str, password: &str, cost: u32) -> PathBuf {
+    let hash = bcrypt::hash(password, cost).unwrap();
+    let path = dir.join("web.yml");
+    std::fs::write(&path, format!("{extra}basic_auth_users:\n  {user}: '{hash}'\n")).unwrap();
+    path
+}
+
 pub async fn start_app(config: &Path) -> App {
     let mut opts = AppOptions::new(config);
     opts.listen_address = "127.0.0.1:0".into();
