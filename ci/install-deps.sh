@@ -153,6 +153,20 @@ else
 fi
 rustup toolchain list | grep -q '^nightly' || { echo "install-deps: the nightly toolchain is missing (cargo fuzz needs it)" >&2; exit 1; }
 
+# --- prometheus_client, in a venv: the OpenMetrics parser the tests check /metrics with
+PROMCLIENT_VERSION="0.26.0"
+PROMCLIENT_VENV="$CACHE/prometheus-client-venv"
+if [[ ! -x "$PROMCLIENT_VENV/bin/python" ]]; then
+    say "creating venv $PROMCLIENT_VENV"
+    "$PY" -m venv "$PROMCLIENT_VENV"
+fi
+if "$PROMCLIENT_VENV/bin/python" -c "import sys; from importlib.metadata import version; sys.exit(version('prometheus_client') != '$PROMCLIENT_VERSION')" 2>/dev/null; then
+    say "prometheus_client $PROMCLIENT_VERSION already in venv"
+else
+    say "pip install prometheus_client==$PROMCLIENT_VERSION"
+    "$PROMCLIENT_VENV/bin/python" -m pip install -q --disable-pip-version-check "prometheus_client==$PROMCLIENT_VERSION"
+fi
+
 # --- the test user -----------------------------------------------------------
 if ! id "$FTP_USER" >/dev/null 2>&1; then
     say "creating user $FTP_USER"
