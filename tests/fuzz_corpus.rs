@@ -47,7 +47,10 @@ fn web_config_parse_corpus() {
 #[test]
 fn seeds_are_meaningful() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for (path, data) in fuzzing::checked_in_inputs(repo, "reply_reader").unwrap() {
+    let seeds = fuzzing::checked_in_inputs(repo, "reply_reader").unwrap();
+    for (path, data) in
+        seeds.iter().filter(|(p, _)| p.parent().is_some_and(|d| d.ends_with("corpus/reply_reader")))
+    {
         let (sizes, text) = fuzzing::split_input(&data);
         let (replies, end) = fuzzing::read_replies(text, sizes);
         let name = path.file_name().unwrap().to_string_lossy();
