@@ -14,17 +14,8 @@ use support::service::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const CONFIG: &str = r#"
-defaults: { interval: 2s, timeout: 2s }
-targets:
-  - name: good
-    address: FTP_ADDR
-    username: monitor
-    password_file: good.pw
-"#;
-
 async fn start(ftp: &Ftp, limits: Limits, web: WebConfig) -> App {
-    let mut opts = AppOptions::new(ftp.write_config(CONFIG));
+    let mut opts = AppOptions::new(ftp.write_config(ONE_GOOD_TARGET));
     opts.listen_address = "127.0.0.1:0".into();
     opts.http_limits = limits;
     opts.web = web;

@@ -18,9 +18,6 @@ use ftp_exporter::http::WebConfig;
 use support::certs::TestCa;
 use support::service::*;
 
-const CONFIG: &str =
-    "defaults: { interval: 2s, timeout: 2s }\ntargets:\n  - name: good\n    address: FTP_ADDR\n    \
-                      username: monitor\n    password_file: good.pw\n";
 const SCRAPE_PASSWORD: &str = "scrape-Pw-4kq";
 /// bcrypt cost of the tests' users: high enough that skipping the work for
 /// an unknown user would show (tens of milliseconds), low enough to be quick.
@@ -50,7 +47,7 @@ fn pki(dir: &Path) -> Pki {
 async fn start(ftp: &Ftp, tls: &str) -> App {
     let tls = format!("tls_server_config:\n  cert_file: server-cert.pem\n  key_file: server-key.pem\n{tls}");
     let web = web_file(ftp.dir.path(), &tls, "prometheus", SCRAPE_PASSWORD, COST);
-    let mut opts = AppOptions::new(ftp.write_config(CONFIG));
+    let mut opts = AppOptions::new(ftp.write_config(ONE_GOOD_TARGET));
     opts.listen_address = "127.0.0.1:0".into();
     opts.web = WebConfig::load(&web).unwrap();
     App::start(opts).await.unwrap()

@@ -17,6 +17,10 @@ pub const USER: &str = "monitor";
 pub const PASSWORD: &str = "Pw-9f3Kx-good-SECRET";
 pub const WRONG_PASSWORD: &str = "Pw-7Qz1-wrong-SECRET";
 pub const HELLO: &[u8] = b"hello from the service tests\n";
+/// A config with one healthy target (for [`Ftp::write_config`]).
+pub const ONE_GOOD_TARGET: &str =
+    "defaults: { interval: 2s, timeout: 2s }\ntargets:\n  - name: good\n    address: FTP_ADDR\n    \
+     username: monitor\n    password_file: good.pw\n";
 
 /// An FTP server with `/pub/hello.txt` and a writable `/incoming`, and a
 /// directory for config files whose password files hold the two passwords.
