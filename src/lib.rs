@@ -18,5 +18,6 @@ pub mod http;
 pub mod metrics;
 pub mod scheduler;
 pub mod secret;
+pub mod small_file;
 pub mod status;
 pub mod store;

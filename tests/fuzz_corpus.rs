@@ -51,7 +51,7 @@ fn seeds_are_meaningful() {
     for (path, data) in
         seeds.iter().filter(|(p, _)| p.parent().is_some_and(|d| d.ends_with("corpus/reply_reader")))
     {
-        let (sizes, text) = fuzzing::split_input(&data);
+        let (sizes, text) = fuzzing::split_input(data);
         let (replies, end) = fuzzing::read_replies(text, sizes);
         let name = path.file_name().unwrap().to_string_lossy();
         if name != "http-on-port-21" {

@@ -155,23 +155,10 @@ fn tls_files(t: TlsFile, base: &Path) -> Result<TlsFiles, String> {
     })
 }
 
-/// Reads a regular file of at most `limit` bytes. The type is checked before
-/// opening: opening a FIFO (or `/dev/stdin`) for reading would block.
+/// A regular file of at most `limit` bytes ([`crate::small_file`]: a FIFO or
+/// `/dev/stdin` would block, `/dev/zero` never end); `Err` names the file.
 pub(super) fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
-    if !meta.is_file() {
-        return Err(format!("{shown}: not a regular file"));
-    }
-    let mut out = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(limit + 1).read_to_end(&mut out))
-        .map_err(|e| format!("{shown}: {e}"))?;
-    if out.len() as u64 > limit {
-        return Err(format!("{shown}: larger than {limit} bytes"));
-    }
-    Ok(out)
+    crate::small_file::read(path, limit).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]

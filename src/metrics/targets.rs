@@ -121,6 +121,22 @@ fn write_last(w: &mut Writer, rows: &[Row]) {
             }
         }
     }
+    let mut f = Lazy::new(
+        "ftp_ip_protocol",
+        Kind::Gauge,
+        "4 or 6: the address family the last check's control connection used.",
+    );
+    for row in rows {
+        for (mode, _, o) in lasts(row.results) {
+            // No control connection, no family: no series rather than a guess.
+            if let Some(family) = o.ip_protocol() {
+                f.sample(w, "")
+                    .label("mode", mode.as_str())
+                    .label("target", &row.target.name)
+                    .value(f64::from(family));
+            }
+        }
+    }
     let mut f =
         Lazy::new("ftp_transfer_bytes", Kind::Gauge, "Bytes moved by each data operation of the last check.");
     for row in rows {
@@ -193,14 +209,21 @@ fn write_history(w: &mut Writer, rows: &[Row]) {
     }
     let mut f =
         Lazy::new("ftp_check_latency_seconds", Kind::Histogram, "Durations of all checks, in seconds.");
+    // Every target's histogram has the same bounds: their `le` strings are
+    // formatted once per scrape, not once per series.
+    let mut les: (Vec<f64>, Vec<String>) = (Vec::new(), Vec::new());
     for row in rows {
         for mode in Mode::ALL.iter().filter(|m| row.target.modes.contains(m)) {
             let Some(h) = &row.results.mode(*mode).latency else { continue };
-            for (le, n) in h.cumulative() {
+            if les.0 != h.bounds() {
+                les.0 = h.bounds().to_vec();
+                les.1 = h.cumulative().map(|(le, _)| super::exposition::format_f64(le)).collect();
+            }
+            for ((_, n), le) in h.cumulative().zip(&les.1) {
                 f.sample(w, "_bucket")
                     .label("mode", mode.as_str())
                     .label("target", &row.target.name)
-                    .label_f64("le", le)
+                    .label("le", le)
                     .value_u64(n);
             }
             f.sample(w, "_sum").label("mode", mode.as_str()).label("target", &row.target.name).value(h.sum());
