@@ -194,7 +194,7 @@ async fn a_wrong_password_costs_what_an_unknown_user_costs() {
             .arg(script)
             .args(["time", &format!("https://127.0.0.1:{}/metrics", addr.port()), "--cafile"])
             .arg(&pki.ca)
-            .args(["--rounds", "11", wrong, unknown, "-"])
+            .args(["--rounds", "15", wrong, unknown, "-"])
             .output()
             .expect("python3 not found")
     })
@@ -204,7 +204,7 @@ async fn a_wrong_password_costs_what_an_unknown_user_costs() {
     let times: std::collections::HashMap<String, Vec<f64>> = serde_json::from_slice(&out.stdout).unwrap();
     let [w, u, none] = [wrong, unknown, "-"].map(|c| median(times[c].clone()));
     println!(
-        "basic auth timing (bcrypt cost {COST}, medians of 11 HTTPS requests each): wrong password for a known \
+        "basic auth timing (bcrypt cost {COST}, medians of 15 HTTPS requests each): wrong password for a known \
          user {:.1} ms, unknown user {:.1} ms, no credentials (no bcrypt) {:.1} ms",
         w * 1e3,
         u * 1e3,
