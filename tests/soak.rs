@@ -432,7 +432,7 @@ async fn soak_under_faults_leaks_nothing_and_counts_every_check_once() {
             while !stop.load(Ordering::Relaxed) {
                 let text = [&with_churn, &without, &broken][n % 3];
                 std::fs::write(&config, text).unwrap();
-                if n % 2 == 0 {
+                if n.is_multiple_of(2) {
                     let _ = Command::new("kill").args(["-HUP", &pid.to_string()]).status();
                 } else {
                     let _ = request(addr, "POST", "/-/reload").await;
