@@ -134,7 +134,8 @@ async fn the_binary_warns_once_per_target_per_load_and_check_config_obeys_the_fl
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("targets[1].password_file: target \"plain\" would send"), "{stderr}");
+    // logfmt quotes the error, escaping its quotes.
+    assert!(stderr.contains(r#"targets[1].password_file: target \"plain\" would send"#), "{stderr}");
 
     let check = |flag: Option<&str>| {
         let mut c = Command::new(BIN);
