@@ -247,7 +247,7 @@ impl Backend for Inner {
         Box::pin(async move {
             let modes: Vec<Mode> = mode.into_iter().collect();
             let probe = self.scheduler.probe(target, &modes, budget)?;
-            let entry = probe.entry.clone();
+            let entry = probe.subject.clone();
             let recorded = probe.finish().await?;
             // Recorded through the store: its diagnosis already compares
             // the probed modes with the other modes' last results.
@@ -269,7 +269,7 @@ impl Backend for Inner {
             let modes: Vec<Mode> = mode.into_iter().collect();
             let resolver = self.env.resolver.clone();
             let probe = self.scheduler.probe_module(module, target, &modes, budget, resolver)?;
-            let target = probe.target.clone();
+            let target = probe.subject.clone();
             let recorded = probe.finish().await?;
             let outcomes: Vec<&check::Outcome> = recorded.iter().map(|r| &*r.outcome).collect();
             let diagnosis = crate::store::diagnose(&outcomes).map(Arc::from);

@@ -53,6 +53,17 @@ struct Figures {
     rss_kib: u64,
 }
 
+impl Figures {
+    /// `pick` (min or max) of each figure of the two.
+    fn each(self, other: Figures, pick: fn(u64, u64) -> u64) -> Figures {
+        Figures {
+            fds: pick(self.fds as u64, other.fds as u64) as usize,
+            threads: pick(self.threads as u64, other.threads as u64) as usize,
+            rss_kib: pick(self.rss_kib, other.rss_kib),
+        }
+    }
+}
+
 impl std::fmt::Display for Figures {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "fds {}, threads {}, RSS {:.1} MiB", self.fds, self.threads, self.rss_kib as f64 / 1024.0)
@@ -79,12 +90,7 @@ async fn settled(pid: u32) -> Figures {
     let mut best = figures(pid);
     for _ in 0..8 {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let f = figures(pid);
-        best = Figures {
-            fds: best.fds.min(f.fds),
-            threads: best.threads.min(f.threads),
-            rss_kib: best.rss_kib.min(f.rss_kib),
-        };
+        best = best.each(figures(pid), std::cmp::min);
     }
     best
 }
@@ -290,21 +296,6 @@ impl Tally {
     }
 }
 
-/// One GET on a fresh connection; the status only (the body may be gzip).
-async fn status_of(addr: std::net::SocketAddr, path: &str, headers: &str) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n{headers}\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(60), s.read_to_end(&mut buf))
-        .await
-        .expect("no answer in 60 s")
-        .unwrap();
-    let head = String::from_utf8_lossy(&buf[..buf.len().min(16)]).to_string();
-    head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or_else(|| panic!("not HTTP: {head:?}"))
-}
-
 /// Requests `path` every `every` until `stop`, tallying the answers.
 fn hammer(
     addr: std::net::SocketAddr,
@@ -320,7 +311,7 @@ fn hammer(
         while !stop.load(Ordering::Relaxed) {
             let path = &paths[i % paths.len()];
             i += 1;
-            let status = status_of(addr, path, headers).await;
+            let (status, _) = request_with(addr, path, headers).await;
             tally.add(what, status);
             if what == "module" && status == 200 {
                 tally.module_ok.fetch_add(1, Ordering::SeqCst);
@@ -382,45 +373,18 @@ async fn soak_under_faults_leaks_nothing_and_counts_every_check_once() {
     tally.module_ok.store(1, Ordering::SeqCst); // the warm-up's
     let probes: Vec<String> = COUNTED.iter().map(|t| format!("/probe?target={t}")).collect();
     const TIMEOUT_HEADER: &str = "X-Prometheus-Scrape-Timeout-Seconds: 3\r\n";
-    let mut load = vec![
-        hammer(
-            addr,
-            "metrics",
-            vec!["/metrics".into()],
-            "",
-            Duration::from_millis(50),
-            stop.clone(),
-            tally.clone(),
-        ),
-        hammer(
-            addr,
-            "metrics",
-            vec!["/metrics".into()],
-            "Accept-Encoding: gzip\r\n",
-            Duration::from_millis(90),
-            stop.clone(),
-            tally.clone(),
-        ),
-        hammer(addr, "page", vec!["/".into()], "", Duration::from_millis(150), stop.clone(), tally.clone()),
-        hammer(
-            addr,
-            "probe",
-            probes,
-            TIMEOUT_HEADER,
-            Duration::from_millis(400),
-            stop.clone(),
-            tally.clone(),
-        ),
-        hammer(
-            addr,
-            "module",
-            vec![module_path.clone()],
-            TIMEOUT_HEADER,
-            Duration::from_millis(300),
-            stop.clone(),
-            tally.clone(),
-        ),
-    ];
+    let load: Vec<_> = [
+        ("metrics", vec!["/metrics".to_string()], "", 50),
+        ("metrics", vec!["/metrics".to_string()], "Accept-Encoding: gzip\r\n", 90),
+        ("page", vec!["/".to_string()], "", 150),
+        ("probe", probes, TIMEOUT_HEADER, 400),
+        ("module", vec![module_path.clone()], TIMEOUT_HEADER, 300),
+    ]
+    .into_iter()
+    .map(|(what, paths, headers, ms)| {
+        hammer(addr, what, paths, headers, Duration::from_millis(ms), stop.clone(), tally.clone())
+    })
+    .collect();
     // Reloads every 3 s: with the churn target, without it, a broken file;
     // SIGHUP and POST in turn.
     let reloader = {
@@ -447,12 +411,7 @@ async fn soak_under_faults_leaks_nothing_and_counts_every_check_once() {
     let (mut peak, mut worst_duration) = (baseline, 0.0f64);
     while started.elapsed() < Duration::from_secs(soak_secs()) {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let f = figures(pid);
-        peak = Figures {
-            fds: peak.fds.max(f.fds),
-            threads: peak.threads.max(f.threads),
-            rss_kib: peak.rss_kib.max(f.rss_kib),
-        };
+        peak = peak.each(figures(pid), std::cmp::max);
         let s = parse(&scrape(addr).await);
         for x in s.iter().filter(|x| x.name == "ftp_check_duration_seconds") {
             if COUNTED.contains(&x.label("target").unwrap_or("")) {
@@ -462,7 +421,7 @@ async fn soak_under_faults_leaks_nothing_and_counts_every_check_once() {
     }
     stop.store(true, Ordering::Relaxed);
     let reloads = reloader.await.unwrap();
-    for task in load.drain(..) {
+    for task in load {
         task.await.unwrap();
     }
     println!("soak: {} s of load, {reloads} reloads; peak {peak}", soak_secs());

@@ -21,28 +21,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
 use tokio::time::{timeout_at, Instant};
-use tokio_util::sync::{CancellationToken, DropGuard};
 
-use super::{round, ProbeRefused, Scheduler};
+use super::{round, Probe, ProbeRefused, Scheduler};
 use crate::check::{Mode, Resolution, Resolved, Resolver};
 use crate::config::{Admission, Module, ProbeTarget, Target};
-use crate::store::Recorded;
 
-/// A running module probe; dropping it (the HTTP client went away) cancels its check.
-pub struct ModuleProbe {
-    pub target: Arc<Target>,
-    task: JoinHandle<Result<Vec<Recorded>, ProbeRefused>>,
-    _cancel_on_drop: DropGuard,
-}
-
-impl ModuleProbe {
-    /// The probed modes' results (not kept by the store).
-    pub async fn finish(mut self) -> Result<Vec<Recorded>, ProbeRefused> {
-        (&mut self.task).await.unwrap_or(Err(ProbeRefused::SessionBusy))
-    }
-}
+/// A running module probe: its subject is the target it checks.
+pub type ModuleProbe = Probe<Arc<Target>>;
 
 /// The (module, target) pairs being probed.
 #[derive(Default)]
@@ -99,10 +85,9 @@ impl Scheduler {
         let slot = shared.probes.clone().try_acquire_owned().map_err(|_| ProbeRefused::Overloaded)?;
         let modes = if modes.is_empty() { module.modes().to_vec() } else { modes.to_vec() };
         let checked = Arc::new(module.target(&t));
-        let cancel = CancellationToken::new();
-        let (task_cancel, s, task_target) = (cancel.clone(), shared.clone(), checked.clone());
+        let (s, task_target) = (shared.clone(), checked.clone());
         let deadline = budget.map(|b| Instant::now() + b);
-        let task = shared.tasks.spawn(async move {
+        Ok(Probe::spawn(shared, checked, |task_cancel| async move {
             let _claim = claim;
             let _slot = slot;
             let mut recorded = Vec::new();
@@ -129,8 +114,7 @@ impl Scheduler {
                 recorded.push(crate::store::detached(outcome));
             }
             Ok(recorded)
-        });
-        Ok(ModuleProbe { target: checked, task, _cancel_on_drop: cancel.drop_guard() })
+        }))
     }
 }
 

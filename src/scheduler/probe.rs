@@ -5,6 +5,7 @@
 //! schedule; a probe's checks end inside the scraper's timeout; and when
 //! the client goes away its check is cancelled politely (QUIT).
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{timeout_at, Instant};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use super::{round, Scheduler};
+use super::{round, Scheduler, Shared};
 use crate::check::Mode;
 use crate::store::{Entry, Recorded, Source};
 
@@ -37,15 +38,28 @@ pub enum ProbeRefused {
     SessionBusy,
 }
 
-/// A running probe; dropping it (the HTTP client went away) cancels its check.
-pub struct Probe {
-    pub entry: Arc<Entry>,
+/// A running probe of `subject` (a configured target's store entry, or
+/// the target a module probes); dropping it (the HTTP client went away)
+/// cancels its check.
+pub struct Probe<S = Arc<Entry>> {
+    pub subject: S,
     task: JoinHandle<Result<Vec<Recorded>, ProbeRefused>>,
     _cancel_on_drop: DropGuard,
 }
 
-impl Probe {
-    /// The probed modes' results, as recorded in the store.
+impl<S> Probe<S> {
+    /// Runs `probe` (given the token that says the client went away) as one
+    /// of the scheduler's tasks, so shutdown waits for it.
+    pub(super) fn spawn<F>(shared: &Shared, subject: S, probe: impl FnOnce(CancellationToken) -> F) -> Self
+    where
+        F: Future<Output = Result<Vec<Recorded>, ProbeRefused>> + Send + 'static,
+    {
+        let cancel = CancellationToken::new();
+        let task = shared.tasks.spawn(probe(cancel.clone()));
+        Probe { subject, task, _cancel_on_drop: cancel.drop_guard() }
+    }
+
+    /// The probed modes' results (as recorded in the store, for a configured target).
     pub async fn finish(mut self) -> Result<Vec<Recorded>, ProbeRefused> {
         (&mut self.task).await.unwrap_or(Err(ProbeRefused::SessionBusy))
     }
@@ -66,10 +80,9 @@ impl Scheduler {
         let probing = entry.start_probe().ok_or(ProbeRefused::Busy)?;
         let slot = shared.probes.clone().try_acquire_owned().map_err(|_| ProbeRefused::Overloaded)?;
         let modes = if modes.is_empty() { configured.clone() } else { modes.to_vec() };
-        let cancel = CancellationToken::new();
-        let (task_cancel, e, s) = (cancel.clone(), entry.clone(), shared.clone());
+        let (e, s) = (entry.clone(), shared.clone());
         let deadline = budget.map(|b| Instant::now() + b);
-        let task = shared.tasks.spawn(async move {
+        Ok(Probe::spawn(shared, entry, |task_cancel| async move {
             let _probing = probing;
             let _slot = slot;
             let mut recorded = Vec::new();
@@ -92,7 +105,6 @@ impl Scheduler {
                 recorded.push(s.store.record(&e, outcome, Source::Probe));
             }
             Ok(recorded)
-        });
-        Ok(Probe { entry, task, _cancel_on_drop: cancel.drop_guard() })
+        }))
     }
 }

@@ -97,7 +97,8 @@ async fn send(addr: SocketAddr, method: &str, path: &str, headers: &str) -> (u16
         .await
         .expect("response timed out")
         .unwrap();
-    let text = String::from_utf8(buf).unwrap();
+    // Lossy: a gzip body is not text, and its status is still worth reading.
+    let text = String::from_utf8_lossy(&buf).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
     (status, body.to_string())
