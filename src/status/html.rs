@@ -29,6 +29,7 @@ table.grid{border-collapse:collapse;width:100%;background:#fff;border:1px solid 
 .mode{background:#fff;border:1px solid #dde1e6;padding:.6em;flex:1 1 640px;min-width:0;max-width:740px}\
 .mode.selected{outline:2px solid #0a5aa0}.mode h2{font-size:1em;margin:.1em 0 .4em}\
 .mode svg.sd{max-width:100%;height:auto}pre{white-space:pre-wrap;word-break:break-all;font-size:.8em;background:#f3f4f6;padding:.5em}\
+[hidden]{display:none!important}\
 @media (max-width:720px){.grid thead{display:none}.grid,.grid tbody,.grid tr,.grid td{display:block;width:100%}\
 .grid tr{border-top:6px solid #f6f7f9}.grid td.cell::before{content:attr(data-mode);font-weight:600;font-size:.8em;margin-right:.5em}\
 main{padding:.5em}header{padding:.5em}}";
