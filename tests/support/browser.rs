@@ -249,14 +249,17 @@ impl Page {
 /// Distinct colours and the share of pixels that are not the background
 /// (the most common colour): a blank or nearly blank screenshot has few of both.
 pub fn png_content(png: &[u8]) -> (usize, f64) {
-    let decoder = png::Decoder::new(std::io::Cursor::new(png));
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(png));
+    // Palette images (the README's, quantised) as RGB.
+    decoder.set_transformations(png::Transformations::EXPAND);
     let mut reader = decoder.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];
     let info = reader.next_frame(&mut buf).unwrap();
     let channels = info.color_type.samples();
     let mut counts = std::collections::HashMap::<[u8; 3], usize>::new();
     for px in buf[..info.buffer_size()].chunks_exact(channels) {
-        *counts.entry([px[0], px[1], px[2]]).or_default() += 1;
+        let rgb = if channels >= 3 { [px[0], px[1], px[2]] } else { [px[0]; 3] };
+        *counts.entry(rgb).or_default() += 1;
     }
     let total: usize = counts.values().sum();
     let background = counts.values().copied().max().unwrap_or(0);
