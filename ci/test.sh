@@ -13,4 +13,6 @@ fi
 export RUST_BACKTRACE=1
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
-cargo test --all-targets -- --include-ignored
+cargo test --all-targets
+# Every fuzz target for a short fixed budget (nightly + cargo-fuzz); fails on a crash.
+bash ci/fuzz.sh

@@ -12,6 +12,8 @@ pub mod config;
 pub mod demo;
 pub mod embedded;
 pub mod ftp;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod metrics;
 pub mod scheduler;

@@ -185,7 +185,10 @@ async fn a_hung_reload_keeps_the_running_config_and_metrics_answer() {
         "{:?}",
         t.elapsed()
     );
-    assert!(slowest < Duration::from_millis(100), "/metrics took {slowest:?} during the hung reload");
+    // The slowest of some hundred scrapes over the 10 s the reload hangs:
+    // a scrape waiting on the reload would take seconds (its deadline); a
+    // loaded CI machine may take a little over the FIFO test's 100 ms.
+    assert!(slowest < Duration::from_secs(1), "/metrics took {slowest:?} during the hung reload");
     let s = parse(&scrape(addr).await);
     assert_eq!(targets(&s), 1.0, "the running configuration is kept");
     assert_eq!(get(addr, "/").await.0, 200, "the status page answers too");

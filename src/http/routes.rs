@@ -13,7 +13,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{
     HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE, VARY,
-    WWW_AUTHENTICATE, X_CONTENT_TYPE_OPTIONS,
+    X_CONTENT_TYPE_OPTIONS,
 };
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 
@@ -23,7 +23,7 @@ use crate::metrics;
 use crate::scheduler::ProbeRefused;
 use crate::status::{self, session::ModeView};
 
-type Resp = Response<Full<Bytes>>;
+pub(super) type Resp = Response<Full<Bytes>>;
 
 const TEXT: &str = "text/plain; charset=utf-8";
 const HTML: &str = "text/html; charset=utf-8";
@@ -71,7 +71,7 @@ fn wants_html(headers: &HeaderMap, format: Option<&str>) -> bool {
     html > 0.0 && html >= q_of("text/plain")
 }
 
-fn text(status: StatusCode, body: impl Into<String>) -> Resp {
+pub(super) fn text(status: StatusCode, body: impl Into<String>) -> Resp {
     let mut body = body.into();
     if !body.ends_with('\n') {
         body.push('\n');
@@ -83,11 +83,10 @@ fn header(headers: &HeaderMap, name: hyper::header::HeaderName) -> Option<&str> 
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-pub(super) async fn handle(state: &Arc<HttpState>, req: Request<Incoming>) -> Resp {
-    if !state.web.authorized(req.headers()).await {
-        let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized");
-        r.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"ftp_exporter\""));
-        return r;
+pub(super) async fn handle(state: &Arc<HttpState>, mut req: Request<Incoming>) -> Resp {
+    // Body limit, Basic auth (health endpoints exempt), query checks.
+    if let Some(refused) = super::guard::admit(state, &mut req).await {
+        return refused;
     }
     let path = req.uri().path();
     let query = req.uri().query().unwrap_or("");

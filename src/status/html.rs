@@ -48,7 +48,7 @@ pub fn page(title: &str, body_attrs: &str, body: &str, script: bool) -> String {
     );
     h.push_str(body);
     if script {
-        let _ = write!(h, "<script>{}</script>\n", super::script::SCRIPT);
+        let _ = writeln!(h, "<script>{}</script>", super::script::SCRIPT);
     }
     h.push_str("</body></html>\n");
     h

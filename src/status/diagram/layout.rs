@@ -279,7 +279,7 @@ pub fn layout(c: &Check) -> Layout {
             }
         }
     }
-    items.sort_by(|a, b| (a.key, a.rank).cmp(&(b.key, b.rank)));
+    items.sort_by_key(|p| (p.key, p.rank));
     let omitted = trim(&mut items);
 
     // Walk events in time order, giving each row its height.
@@ -300,7 +300,7 @@ pub fn layout(c: &Check) -> Layout {
         let rank = if p.rank == 0 { 0 } else { 1 };
         events.push((p.key, rank, i, Ev::Row(i)));
     }
-    events.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    events.sort_by_key(|e| (e.0, e.1, e.2));
     let mut y = TOP;
     let mut band_y0 = vec![TOP; c.record.spans.len()];
     let mut band_y1 = vec![TOP; c.record.spans.len()];
