@@ -214,19 +214,10 @@ mod tests {
         let mut transcript = Transcript::new();
         transcript.received(Duration::ZERO, &format!("220 {EVIL}"));
         Outcome {
-            mode: Mode::Passive,
             finished_at: SystemTime::now() - Duration::from_secs(42),
-            duration: Duration::from_millis(3),
             phases: vec![(Phase::Banner, Duration::from_millis(3))],
-            failure,
-            bytes: vec![],
-            passive_address_mismatch: None,
-            passive_advertised: None,
-            tls: None,
-            control_peer: None,
-            control_local: None,
             transcript,
-            record: Default::default(),
+            ..Outcome::for_test(Mode::Passive, Duration::from_millis(3), failure)
         }
     }
 

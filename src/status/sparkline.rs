@@ -85,28 +85,16 @@ pub fn render(h: &History) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::{Failure, Mode, Outcome, Reason, Transcript};
+    use crate::check::{Failure, Mode, Outcome, Reason};
     use crate::store::history::Sample;
-    use std::time::{Duration, SystemTime};
+    use std::time::Duration;
 
     fn sample(ms: u64, failed: bool) -> Sample {
+        let failure = failed.then(|| Failure::new(Phase::Transfer, Reason::Timeout, "", "x"));
+        let half = Duration::from_millis(ms / 2);
         Sample::from_outcome(&Outcome {
-            mode: Mode::Passive,
-            finished_at: SystemTime::now(),
-            duration: Duration::from_millis(ms),
-            phases: vec![
-                (Phase::Login, Duration::from_millis(ms / 2)),
-                (Phase::Transfer, Duration::from_millis(ms / 2)),
-            ],
-            failure: failed.then(|| Failure::new(Phase::Transfer, Reason::Timeout, "", "x")),
-            bytes: vec![],
-            passive_address_mismatch: None,
-            passive_advertised: None,
-            tls: None,
-            control_peer: None,
-            control_local: None,
-            transcript: Transcript::new(),
-            record: Default::default(),
+            phases: vec![(Phase::Login, half), (Phase::Transfer, half)],
+            ..Outcome::for_test(Mode::Passive, Duration::from_millis(ms), failure)
         })
     }
 

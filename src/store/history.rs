@@ -126,27 +126,18 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::{Failure, Mode, Transcript};
+    use crate::check::{Failure, Mode};
 
     fn outcome(ms: u64, failure: Option<(Phase, Reason)>) -> Outcome {
+        let failure = failure.map(|(p, r)| Failure::new(p, r, "", "x"));
         Outcome {
-            mode: Mode::Active,
             finished_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000 + ms),
-            duration: Duration::from_millis(ms),
             phases: vec![
                 (Phase::Connect, Duration::from_millis(ms / 4)),
                 (Phase::Login, Duration::from_millis(ms / 2)),
                 (Phase::DataConnect, Duration::from_millis(ms / 4)),
             ],
-            failure: failure.map(|(p, r)| Failure::new(p, r, "", "x")),
-            bytes: vec![],
-            passive_address_mismatch: None,
-            passive_advertised: None,
-            tls: None,
-            control_peer: None,
-            control_local: None,
-            transcript: Transcript::new(),
-            record: Default::default(),
+            ..Outcome::for_test(Mode::Active, Duration::from_millis(ms), failure)
         }
     }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use ftp_exporter::demo::{Demo, DemoArgs};
 
-use crate::pages::{assert_no_errors, assert_not_blank};
+use crate::pages::{assert_no_errors, assert_not_blank, diagram_modes};
 use crate::support::browser::{screenshot_path, Browser};
 use crate::support::service::{checked, scrape_until};
 
@@ -38,11 +38,7 @@ async fn the_demo_shows_the_grid_and_both_diagrams() {
         let href =
             page.eval("document.querySelector('tr[data-name=\"demo-healthy\"] a').getAttribute('href')");
         page.goto(&format!("{base}/{}", href.as_str().unwrap()));
-        let modes: Vec<String> = serde_json::from_value(page.eval(
-            "[...document.querySelectorAll('svg.sd')].map(s => s.dataset.mode + '=' + s.dataset.success)",
-        ))
-        .unwrap();
-        assert_eq!(modes, ["passive=true", "active=true"]);
+        assert_eq!(diagram_modes(&mut page), ["passive=true", "active=true"]);
         // list, retrieve, store and its read-back: four dashed data connections per mode,
         // exporter → server in passive mode, server → exporter in active mode.
         for (mode, from) in [("passive", "exporter"), ("active", "server")] {

@@ -31,6 +31,12 @@ pub fn assert_no_errors(page: &mut Page, what: &str) {
     assert!(errors.is_empty(), "{what}: the browser reported:\n{}", errors.join("\n"));
 }
 
+/// `mode=success` of each diagram on the page, in page order.
+pub fn diagram_modes(page: &mut Page) -> Vec<String> {
+    let js = "[...document.querySelectorAll('svg.sd')].map(s => s.dataset.mode + '=' + s.dataset.success)";
+    serde_json::from_value(page.eval(js)).unwrap()
+}
+
 fn eval_str(page: &mut Page, js: &str) -> String {
     match page.eval(js) {
         Value::String(s) => s,
@@ -226,11 +232,7 @@ fn diagram_pages(browser: &Browser, base: &str) {
     let mut page = browser.page();
     page.viewport(1500, 900, false);
     page.goto(&format!("{base}/transcript?target=firewalled-active&mode=active"));
-    let modes: Vec<String> =
-        serde_json::from_value(page.eval(
-            "[...document.querySelectorAll('svg.sd')].map(s => s.dataset.mode + '=' + s.dataset.success)",
-        ))
-        .unwrap();
+    let modes = diagram_modes(&mut page);
     assert_eq!(modes, ["passive=true", "active=false"], "both modes side by side");
     assert_eq!(eval_str(&mut page, "document.querySelector('section.mode.selected').id"), "active");
     // Passive: dashed, exporter → server, to the port 227 named. Active: the
@@ -329,11 +331,7 @@ fn probe_page(browser: &Browser, base: &str) {
     let mut page = browser.page();
     page.viewport(1500, 900, false);
     page.goto(&format!("{base}/probe?target=vsftpd&debug=true"));
-    let modes: Vec<String> =
-        serde_json::from_value(page.eval(
-            "[...document.querySelectorAll('svg.sd')].map(s => s.dataset.mode + '=' + s.dataset.success)",
-        ))
-        .unwrap();
+    let modes = diagram_modes(&mut page);
     assert_eq!(modes, ["passive=true", "active=true"]);
     assert!(eval_str(&mut page, "document.querySelector('h1').textContent").ends_with("probe"));
     // vsftpd's active data connection comes from the server, dashed.
