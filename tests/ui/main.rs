@@ -18,4 +18,5 @@ mod real_servers;
 mod demo;
 mod pages;
 mod probe_svg;
+mod recorded;
 mod screenshots;

@@ -310,7 +310,7 @@ fn active_timeout_is_the_dashed_arrow_that_never_arrived_with_the_diagnosis_besi
     assert!(d[0].details.iter().any(|x| x == "never arrived: timeout"), "{:?}", d[0]);
     let f = l.failure.as_ref().expect("a failure mark");
     assert_eq!(f.title(), "data_connect / timeout");
-    assert!(f.lines.iter().any(|x| x.contains("cannot open connections back")), "{:?}", f.lines);
+    assert!(f.lines.join(" ").contains("cannot open connections back"), "{:?}", f.lines);
     // Drawn inside the failed data_connect band, beside the broken arrow.
     let band = l.bands.iter().find(|b| b.failed).expect("a failed band");
     assert_eq!(band.phase, Phase::DataConnect);
@@ -381,7 +381,7 @@ fn ftps_draws_the_handshake_and_the_resumed_data_session() {
         .span(Phase::Tls, 3, 20)
         .sent(4, "AUTH TLS")
         .recv(5, "234 Proceed with negotiation.")
-        .note(12, "TLS established: TLSv1_3, TLS13_AES_256_GCM_SHA384")
+        .note(12, "TLS established: TLSv1.3, TLS13_AES_256_GCM_SHA384")
         .sent(13, "PBSZ 0")
         .recv(14, "200 PBSZ set to 0.")
         .sent(15, "PROT P")
@@ -400,7 +400,7 @@ fn ftps_draws_the_handshake_and_the_resumed_data_session() {
         .recv(39, "226 Directory send OK.");
     s.tls = Some(TlsInfo::default());
     let l = s.layout(None);
-    let tls = arrow(&l, "TLS handshake: TLSv1_3");
+    let tls = arrow(&l, "TLS handshake: TLSv1.3");
     assert_eq!(tls.kind, ArrowKind::Tls);
     assert_eq!(arrow(&l, "229").details, ["= port 6446 at the control peer ([::1]:6446)"]);
     let d = data_arrows(&l);
