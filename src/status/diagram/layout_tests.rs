@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::*;
-use crate::check::{DataConnection, Failure, Operation, PhaseSpan, TlsInfo};
+use crate::check::{DataConnection, DataFailure, Failure, Operation, PhaseSpan, SetupCommand, TlsInfo};
 use crate::status::diagram::svg;
 
 fn ms(v: u64) -> Duration {

@@ -7,6 +7,7 @@
 //! [`svg`] turns geometry into SVG text.
 
 pub mod layout;
+mod rows;
 pub mod svg;
 
 pub use layout::{layout, Arrow, ArrowKind, Band, Check, FailureMark, Layout, Side};
