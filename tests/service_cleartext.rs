@@ -42,11 +42,18 @@ async fn cleartext_targets_are_flagged_in_metrics_and_on_the_status_page() {
     assert_eq!(value(&s, "ftp_target_cleartext_credentials", &[("target", "anon")]), 0.0);
     assert_eq!(value(&s, "ftp_up", &[("target", "plain"), ("mode", "passive")]), 1.0, "flagged, not refused");
     let (_, page) = get(app.addr(), "/").await;
-    let rows: Vec<&str> = page.lines().filter(|l| l.starts_with("<tr class=")).collect();
-    let marked: Vec<&str> = rows.iter().copied().filter(|l| l.contains("cleartext password")).collect();
-    assert_eq!(marked.len(), 1, "{page}");
-    assert!(marked[0].contains(">plain <span class=\"cleartext\""), "{page}");
+    let marked: Vec<&str> = page
+        .split("<tr class=\"target\"")
+        .filter(|row| row.contains("⚠ cleartext password"))
+        .filter_map(|row| row.split("data-name=\"").nth(1)?.split('"').next())
+        .collect();
+    assert_eq!(marked, ["plain"], "{page}");
     assert!(!page.contains(PASSWORD));
+    // The target's own page too.
+    let (_, plain) = request_with(app.addr(), "/transcript?target=plain", "Accept: text/html\r\n").await;
+    assert!(plain.contains("<div class=\"cleartext\""), "{plain}");
+    let (_, anon) = request_with(app.addr(), "/transcript?target=anon", "Accept: text/html\r\n").await;
+    assert!(anon.contains("<html") && !anon.contains("<div class=\"cleartext\""), "{anon}");
     app.shutdown(Duration::from_secs(5)).await;
 }
 

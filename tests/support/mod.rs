@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod binary;
+pub mod browser;
 pub mod certs;
 pub mod fault_server;
 pub mod reference;
