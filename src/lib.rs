@@ -9,7 +9,9 @@ pub mod app;
 pub mod check;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
+#[cfg(feature = "demo")]
 pub mod embedded;
 pub mod ftp;
 pub mod http;

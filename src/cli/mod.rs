@@ -1,5 +1,6 @@
 //! The command line of SPEC §7: the exporter itself (no subcommand),
-//! `check-config`, `probe` and `demo`. Flag names follow the Prometheus
+//! `check-config`, `probe` and `demo` (feature `demo`, on by default; the
+//! container image is built without it). Flag names follow the Prometheus
 //! exporters' dotted style (`--config.file`, `--web.listen-address`) so
 //! that Helm charts and runbooks written for them carry over.
 
@@ -53,6 +54,7 @@ pub enum Command {
     /// Check one server now, in one or both modes, and explain the result.
     Probe(probe::ProbeArgs),
     /// Run an in-process FTP server and the exporter checking it: see it work in seconds.
+    #[cfg(feature = "demo")]
     Demo(crate::demo::DemoArgs),
 }
 
@@ -70,6 +72,7 @@ pub async fn main() -> i32 {
     match cli.command {
         Some(Command::Probe(args)) => probe::run(args).await,
         Some(Command::CheckConfig) => check_config(&cli.config_file),
+        #[cfg(feature = "demo")]
         Some(Command::Demo(ref args)) => {
             logging::init(cli.log_level, cli.log_format);
             crate::demo::run(args.clone(), cli.listen_address.clone()).await
