@@ -19,6 +19,7 @@ use crate::config::{Config, Target};
 use crate::http::{self, Backend, BoxFuture, HttpState, Limits, Probed, WebConfig};
 use crate::metrics::{Metrics, TargetInfo};
 use crate::scheduler::{CheckFn, ProbeRefused, Schedulable, Scheduler};
+use crate::shard::Shard;
 use crate::status::Status;
 
 impl Schedulable for Target {
@@ -55,6 +56,8 @@ pub struct AppOptions {
     pub http_limits: Limits,
     /// The check to run; `None`: the real one ([`check::run`] with the system resolver).
     pub check: Option<CheckFn>,
+    /// Check only this shard's targets (`--shard.count`, `--shard.index`).
+    pub shard: Option<Shard>,
 }
 
 impl AppOptions {
@@ -67,6 +70,7 @@ impl AppOptions {
             max_concurrency: 64,
             http_limits: Limits::default(),
             check: None,
+            shard: None,
         }
     }
 }
@@ -94,6 +98,7 @@ struct Inner {
     /// One reload at a time, from reading the file to installing it: a
     /// SIGHUP racing a `POST /-/reload` must not install the older read last.
     reloading: tokio::sync::Mutex<()>,
+    shard: Option<Shard>,
 }
 
 pub struct App {
@@ -133,7 +138,11 @@ impl App {
             buckets: Mutex::new(config.metrics.duration_buckets.clone()),
             env,
             reloading: tokio::sync::Mutex::new(()),
+            shard: opts.shard,
         });
+        if let Some(s) = opts.shard {
+            metrics.exporter.shard_info(s.index, s.count);
+        }
         // Bind first: an exporter that cannot serve must not start checking.
         let listener = bind(&opts.listen_address)
             .await
@@ -178,7 +187,13 @@ impl App {
 }
 
 impl Inner {
-    async fn install(&self, config: Config) {
+    /// Installs a loaded configuration: at start and on every reload, so a
+    /// sharded exporter keeps only its own targets whatever the file says.
+    async fn install(&self, mut config: Config) {
+        let configured = config.targets.len();
+        if let Some(shard) = &self.shard {
+            config.targets.retain(|t| shard.owns(&t.name));
+        }
         let n = config.targets.len();
         self.env.forget_verifiers();
         {
@@ -193,7 +208,17 @@ impl Inner {
         }
         self.scheduler.lock().await.apply(config.targets).await;
         self.metrics.exporter.config_loaded(true, n);
-        tracing::info!(file = %self.config_file.display(), targets = n, "configuration loaded");
+        match &self.shard {
+            None => tracing::info!(file = %self.config_file.display(), targets = n, "configuration loaded"),
+            Some(s) => tracing::info!(
+                file = %self.config_file.display(),
+                targets = n,
+                configured,
+                shard = s.index,
+                shards = s.count,
+                "configuration loaded; checking this shard's targets"
+            ),
+        }
     }
 
     async fn reload(&self) -> Result<(), String> {

@@ -18,4 +18,5 @@ pub mod http;
 pub mod metrics;
 pub mod scheduler;
 pub mod secret;
+pub mod shard;
 pub mod status;

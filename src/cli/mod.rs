@@ -10,11 +10,12 @@ pub mod probe;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::app::{App, AppOptions};
 use crate::config::Config;
 use crate::http::WebConfig;
+use crate::shard::{self, Shard};
 use logging::{LogFormat, LogLevel};
 
 #[derive(Debug, Parser)]
@@ -43,6 +44,17 @@ pub struct Cli {
     /// Checks allowed to run at once, over all targets.
     #[arg(long = "checks.max-concurrency", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_concurrency: u32,
+    /// Split the targets over this many exporters: this one checks only the targets with
+    /// fnv1a(name) % count == index. Needs --shard.index or --shard.index-from-hostname.
+    #[arg(long = "shard.count", value_name = "N")]
+    pub shard_count: Option<u32>,
+    /// This exporter's shard, 0 to N-1.
+    #[arg(long = "shard.index", value_name = "I", requires = "shard_count")]
+    pub shard_index: Option<u32>,
+    /// Take the shard index from the host name's trailing ordinal, as a StatefulSet names
+    /// its pods (ftp-exporter-2 → 2).
+    #[arg(long = "shard.index-from-hostname", requires = "shard_count", conflicts_with = "shard_index")]
+    pub shard_index_from_hostname: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -56,6 +68,21 @@ pub enum Command {
     /// Run an in-process FTP server and the exporter checking it: see it work in seconds.
     #[cfg(feature = "demo")]
     Demo(crate::demo::DemoArgs),
+}
+
+impl Cli {
+    /// The shard the flags ask for; `None` when not sharded.
+    pub fn shard(&self) -> Result<Option<Shard>, String> {
+        let Some(count) = self.shard_count else { return Ok(None) };
+        let shard = match (self.shard_index, self.shard_index_from_hostname) {
+            (Some(index), _) => Shard::new(index, count),
+            (None, true) => shard::hostname().and_then(|host| Shard::from_hostname(&host, count)),
+            (None, false) => {
+                return Err("--shard.count needs --shard.index or --shard.index-from-hostname".into())
+            }
+        };
+        shard.map(Some).map_err(|e| e.to_string())
+    }
 }
 
 fn url_path(s: &str) -> Result<String, String> {
@@ -78,8 +105,16 @@ pub async fn main() -> i32 {
             crate::demo::run(args.clone(), cli.listen_address.clone()).await
         }
         None => {
+            let shard = match cli.shard() {
+                Ok(s) => s,
+                Err(e) => {
+                    // Like clap's own usage errors: message, usage, exit 2.
+                    let _ = Cli::command().error(clap::error::ErrorKind::ArgumentConflict, e).print();
+                    return 2;
+                }
+            };
             logging::init(cli.log_level, cli.log_format);
-            run_exporter(cli).await
+            run_exporter(cli, shard).await
         }
     }
 }
@@ -97,7 +132,7 @@ fn check_config(path: &std::path::Path) -> i32 {
     }
 }
 
-async fn run_exporter(cli: Cli) -> i32 {
+async fn run_exporter(cli: Cli, shard: Option<Shard>) -> i32 {
     let web = match &cli.web_config_file {
         None => WebConfig::default(),
         Some(path) => match WebConfig::load(path) {
@@ -116,6 +151,7 @@ async fn run_exporter(cli: Cli) -> i32 {
         max_concurrency: cli.max_concurrency as usize,
         http_limits: Default::default(),
         check: None,
+        shard,
     };
     // Before starting: SIGHUP's default action ends the process, and a
     // reload sent while the exporter starts must not kill it.
@@ -172,5 +208,45 @@ pub async fn wait_for_stop() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard_of(args: &[&str]) -> Result<Option<Shard>, String> {
+        let cli = Cli::try_parse_from([&["ftp_exporter"], args].concat()).map_err(|e| e.to_string())?;
+        cli.shard()
+    }
+
+    #[test]
+    fn shard_flags() {
+        assert_eq!(shard_of(&[]), Ok(None));
+        assert_eq!(shard_of(&["--shard.count=3", "--shard.index=2"]), Ok(Some(Shard { index: 2, count: 3 })));
+        assert_eq!(
+            shard_of(&["--shard.count", "1", "--shard.index", "0"]),
+            Ok(Some(Shard { index: 0, count: 1 }))
+        );
+        let err = |args: &[&str]| shard_of(args).unwrap_err();
+        assert_eq!(err(&["--shard.count=0", "--shard.index=0"]), "--shard.count must be at least 1");
+        assert!(err(&["--shard.count=3", "--shard.index=3"]).contains("must be 0 to 2"));
+        assert_eq!(
+            err(&["--shard.count=3"]),
+            "--shard.count needs --shard.index or --shard.index-from-hostname"
+        );
+        // clap's own refusals name the flags.
+        assert!(err(&["--shard.index=1"]).contains("--shard.count"), "{}", err(&["--shard.index=1"]));
+        assert!(err(&["--shard.index-from-hostname"]).contains("--shard.count"));
+        let both = err(&["--shard.count=3", "--shard.index=1", "--shard.index-from-hostname"]);
+        assert!(both.contains("cannot be used with"), "{both}");
+        assert!(err(&["--shard.count=-1", "--shard.index=0"]).contains("--shard.count"));
+    }
+
+    #[test]
+    fn check_config_needs_no_shard_flags() {
+        let cli = Cli::try_parse_from(["ftp_exporter", "check-config", "--config.file=x.yml"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::CheckConfig)));
+        assert_eq!(cli.shard(), Ok(None));
     }
 }

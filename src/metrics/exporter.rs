@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use prometheus::{Gauge, GaugeVec, Histogram, HistogramOpts, IntGauge, Opts, Registry};
 
 pub struct ExporterMetrics {
+    shard: GaugeVec,
     reload_successful: IntGauge,
     reload_success_timestamp: Gauge,
     targets: IntGauge,
@@ -27,6 +28,14 @@ impl ExporterMetrics {
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1.0);
         r.register(Box::new(build))?;
         Ok(ExporterMetrics {
+            // No sample until `shard_info` is called: an unsharded exporter has no such series.
+            shard: register(
+                r,
+                GaugeVec::new(
+                    Opts::new("ftp_exporter_shard_info", "This exporter's shard of the targets; always 1."),
+                    &["index", "count"],
+                )?,
+            )?,
             reload_successful: register(
                 r,
                 IntGauge::new(
@@ -59,6 +68,12 @@ impl ExporterMetrics {
                 )?,
             )?,
         })
+    }
+
+    /// This exporter checks shard `index` of `count` (`--shard.*`).
+    pub fn shard_info(&self, index: u32, count: u32) {
+        self.shard.reset();
+        self.shard.with_label_values(&[&index.to_string(), &count.to_string()]).set(1.0);
     }
 
     /// A configuration was loaded (`ok`) or refused.

@@ -147,6 +147,14 @@ fn exporter_metrics() {
 }
 
 #[test]
+fn shard_info_only_when_sharded() {
+    let m = Metrics::new(&[]).unwrap();
+    assert!(!m.encode().contains("ftp_exporter_shard_info"), "{}", m.encode());
+    m.exporter.shard_info(2, 3);
+    assert!(m.encode().contains(r#"ftp_exporter_shard_info{count="3",index="2"} 1"#), "{}", m.encode());
+}
+
+#[test]
 fn probe_registry_has_no_history() {
     let p = ProbeMetrics::new().unwrap();
     p.record(&info("a"), &outcome(Mode::Active, auth_failed(), &[Phase::Login]));
