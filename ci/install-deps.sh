@@ -138,6 +138,20 @@ else
 fi
 "$VENV/bin/python" -c 'import pyftpdlib, OpenSSL; from pyftpdlib.handlers import TLS_FTPHandler; print("install-deps:   pyftpdlib", pyftpdlib.__ver__, "pyOpenSSL", OpenSSL.__version__)'
 
+# --- prometheus_client, in a venv: the OpenMetrics parser the tests check /metrics with
+PROMCLIENT_VERSION="0.26.0"
+PROMCLIENT_VENV="$CACHE/prometheus-client-venv"
+if [[ ! -x "$PROMCLIENT_VENV/bin/python" ]]; then
+    say "creating venv $PROMCLIENT_VENV"
+    "$PY" -m venv "$PROMCLIENT_VENV"
+fi
+if "$PROMCLIENT_VENV/bin/python" -c "import sys; from importlib.metadata import version; sys.exit(version('prometheus_client') != '$PROMCLIENT_VERSION')" 2>/dev/null; then
+    say "prometheus_client $PROMCLIENT_VERSION already in venv"
+else
+    say "pip install prometheus_client==$PROMCLIENT_VERSION"
+    "$PROMCLIENT_VENV/bin/python" -m pip install -q --disable-pip-version-check "prometheus_client==$PROMCLIENT_VERSION"
+fi
+
 # --- Kubernetes: Helm's engine, schemas, podman (tests/k8s/) -----------------
 # podman builds and runs the image offline (FROM scratch needs no pull);
 # runc and cgroupfs are what this kind of sandbox allows (ci/k8s/containers.conf).

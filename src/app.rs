@@ -1,5 +1,5 @@
-//! The exporter as one running thing: config loaded into the scheduler,
-//! results recorded into metrics and status, served over HTTP, reloadable.
+//! The exporter as one running thing: configuration loaded into the store,
+//! the scheduler checking what the store holds, HTTP serving it, reloadable.
 //!
 //! `main` and the integration tests both start it here, so the tests
 //! exercise exactly the wiring users run.
@@ -7,43 +7,21 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
-use crate::check::{self, CheckEnv, CheckPlan, Mode, Outcome};
-use crate::config::{Config, Target};
+use crate::check::{self, CheckEnv, CheckPlan, Mode};
+use crate::config::Config;
 use crate::http::{self, Backend, BoxFuture, HttpState, Limits, Probed, WebConfig};
-use crate::metrics::{Metrics, TargetInfo};
-use crate::scheduler::{CheckFn, ProbeRefused, Schedulable, Scheduler};
+use crate::metrics::Collector;
+use crate::scheduler::{CheckFn, ProbeRefused, Scheduler};
 use crate::shard::Shard;
-use crate::status::Status;
-
-impl Schedulable for Target {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn interval(&self) -> Duration {
-        self.interval
-    }
-    fn modes(&self) -> Vec<Mode> {
-        self.modes.clone()
-    }
-    fn plan(&self, mode: Mode) -> CheckPlan {
-        Target::plan(self, mode)
-    }
-    fn info(&self) -> TargetInfo {
-        TargetInfo {
-            name: self.name.clone(),
-            address: self.address.clone(),
-            tls: self.tls,
-            labels: self.labels.clone(),
-        }
-    }
-}
+use crate::store::{Store, StoreOptions};
 
 /// How to start the exporter.
 pub struct AppOptions {
@@ -52,8 +30,14 @@ pub struct AppOptions {
     pub listen_address: String,
     pub telemetry_path: String,
     pub web: WebConfig,
+    /// Scheduled checks at once.
     pub max_concurrency: usize,
+    /// `/probe` checks at once.
+    pub max_probes: usize,
+    /// Subtracted from the scraper's timeout for `/probe`.
+    pub probe_timeout_offset: Duration,
     pub http_limits: Limits,
+    pub store: StoreOptions,
     /// The check to run; `None`: the real one ([`check::run`] with the system resolver).
     pub check: Option<CheckFn>,
     /// Check only this shard's targets (`--shard.count`, `--shard.index`).
@@ -68,7 +52,10 @@ impl AppOptions {
             telemetry_path: "/metrics".into(),
             web: WebConfig::default(),
             max_concurrency: 64,
+            max_probes: 8,
+            probe_timeout_offset: Duration::from_millis(500),
             http_limits: Limits::default(),
+            store: StoreOptions::default(),
             check: None,
             shard: None,
         }
@@ -77,22 +64,39 @@ impl AppOptions {
 
 /// The real check: what production runs.
 pub fn real_check(env: CheckEnv) -> CheckFn {
-    Arc::new(move |plan: CheckPlan| {
+    Arc::new(move |plan: CheckPlan, cancel: CancellationToken| {
         let env = env.clone();
-        Box::pin(async move { check::run(&plan, &env).await })
+        Box::pin(async move {
+            let mode = plan.mode;
+            let started = tokio::time::Instant::now();
+            tokio::select! {
+                o = check::run(&plan, &env) => o,
+                _ = cancel.cancelled() => cancelled(mode, started.elapsed()),
+            }
+        })
     })
 }
 
-fn diagnose(outcomes: &[&Outcome]) -> Option<String> {
-    check::diagnose(outcomes).map(|d| d.summary)
+/// The outcome of a check cut short; its caller discards it.
+fn cancelled(mode: Mode, duration: Duration) -> check::Outcome {
+    check::Outcome {
+        mode,
+        finished_at: std::time::SystemTime::now(),
+        duration,
+        phases: Vec::new(),
+        failure: Some(check::Failure::new(check::Phase::Connect, check::Reason::Timeout, "", "cancelled")),
+        bytes: Vec::new(),
+        passive_address_mismatch: None,
+        passive_advertised: None,
+        tls: None,
+        transcript: check::Transcript::new(),
+    }
 }
 
 struct Inner {
     config_file: PathBuf,
-    scheduler: tokio::sync::Mutex<Scheduler<Target>>,
-    metrics: Arc<Metrics>,
-    status: Arc<Status>,
-    buckets: Mutex<Vec<f64>>,
+    store: Arc<Store>,
+    scheduler: Scheduler,
     /// Shared with the running checks; its CA cache is dropped on every (re)load.
     env: CheckEnv,
     /// One reload at a time, from reading the file to installing it: a
@@ -125,38 +129,34 @@ impl App {
     /// starts the scheduler and serves HTTP.
     pub async fn start(opts: AppOptions) -> Result<App, String> {
         let config = Config::load(&opts.config_file).map_err(|e| e.to_string())?;
-        let metrics = Metrics::new(&config.metrics.duration_buckets).map_err(|e| e.to_string())?;
-        let status = Status::new(diagnose);
+        let store = Store::new(opts.store, crate::store::diagnose);
         let env = CheckEnv::default();
         let check = opts.check.unwrap_or_else(|| real_check(env.clone()));
-        let scheduler = Scheduler::new(metrics.clone(), status.clone(), check, opts.max_concurrency);
+        let scheduler = Scheduler::new(store.clone(), check, opts.max_concurrency, opts.max_probes);
         let inner = Arc::new(Inner {
             config_file: opts.config_file,
-            scheduler: tokio::sync::Mutex::new(scheduler),
-            metrics: metrics.clone(),
-            status: status.clone(),
-            buckets: Mutex::new(config.metrics.duration_buckets.clone()),
+            store: store.clone(),
+            scheduler,
             env,
             reloading: tokio::sync::Mutex::new(()),
             shard: opts.shard,
         });
-        if let Some(s) = opts.shard {
-            metrics.exporter.shard_info(s.index, s.count);
-        }
+        store.exporter().set_shard(opts.shard);
         // Bind first: an exporter that cannot serve must not start checking.
         let listener = bind(&opts.listen_address)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", opts.listen_address))?;
-        inner.install(config).await;
+        inner.install(config);
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let state = Arc::new(HttpState {
-            metrics,
-            status,
+            store,
+            collector: Arc::new(Collector::default()),
             backend: inner.clone(),
             telemetry_path: opts.telemetry_path,
             ready: AtomicBool::new(false),
             web: opts.web,
             limits: opts.http_limits,
+            probe_timeout_offset: opts.probe_timeout_offset,
         });
         state.ready.store(true, Ordering::Release);
         let (stop, stop_rx) = watch::channel(false);
@@ -169,8 +169,8 @@ impl App {
         self.addr
     }
 
-    pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.inner.metrics
+    pub fn store(&self) -> &Arc<Store> {
+        &self.inner.store
     }
 
     /// Reloads the configuration file (SIGHUP, `POST /-/reload`).
@@ -182,32 +182,25 @@ impl App {
     pub async fn shutdown(self, grace: Duration) {
         let _ = self.stop.send(true);
         let _ = self.http.await;
-        self.inner.scheduler.lock().await.shutdown(grace).await;
+        self.inner.scheduler.shutdown(grace).await;
     }
 }
 
 impl Inner {
-    /// Installs a loaded configuration: at start and on every reload, so a
-    /// sharded exporter keeps only its own targets whatever the file says.
-    async fn install(&self, mut config: Config) {
+    /// Installs a loaded configuration: the store takes the new target set
+    /// as a whole, the scheduler starts what is new or changed. At start and
+    /// on every reload, so a sharded exporter keeps only its own targets
+    /// whatever the file says.
+    fn install(&self, mut config: Config) {
         let configured = config.targets.len();
         if let Some(shard) = &self.shard {
             config.targets.retain(|t| shard.owns(&t.name));
         }
         let n = config.targets.len();
         self.env.forget_verifiers();
-        {
-            let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-            if *buckets != config.metrics.duration_buckets {
-                if let Err(e) = self.metrics.set_duration_buckets(&config.metrics.duration_buckets) {
-                    tracing::error!(error = %e, "cannot change metrics.duration_buckets");
-                } else {
-                    *buckets = config.metrics.duration_buckets.clone();
-                }
-            }
-        }
-        self.scheduler.lock().await.apply(config.targets).await;
-        self.metrics.exporter.config_loaded(true, n);
+        let started = self.store.apply(config.targets, &config.metrics.duration_buckets);
+        self.scheduler.start(started);
+        self.store.exporter().config_loaded(true);
         match &self.shard {
             None => tracing::info!(file = %self.config_file.display(), targets = n, "configuration loaded"),
             Some(s) => tracing::info!(
@@ -225,11 +218,11 @@ impl Inner {
         let _one_at_a_time = self.reloading.lock().await;
         match Config::load(&self.config_file) {
             Ok(config) => {
-                self.install(config).await;
+                self.install(config);
                 Ok(())
             }
             Err(e) => {
-                self.metrics.exporter.config_loaded(false, 0);
+                self.store.exporter().config_loaded(false);
                 tracing::error!(error = %e, "reload failed; keeping the running configuration");
                 Err(e.to_string())
             }
@@ -246,22 +239,17 @@ impl Backend for Inner {
         &'a self,
         target: &'a str,
         mode: Option<Mode>,
+        budget: Option<Duration>,
     ) -> BoxFuture<'a, Result<Probed, ProbeRefused>> {
         Box::pin(async move {
             let modes: Vec<Mode> = mode.into_iter().collect();
-            let (t, run) = self.scheduler.lock().await.check_now(target, &modes)?;
-            let outcomes = run.await;
-            // The diagnosis compares modes: fill in the modes not probed now
-            // with their last scheduled result.
-            let stored: Vec<Arc<Outcome>> = t
-                .modes
-                .iter()
-                .filter(|m| !outcomes.iter().any(|o| o.mode == **m))
-                .filter_map(|m| self.status.last(target, *m))
-                .collect();
-            let all: Vec<&Outcome> = outcomes.iter().chain(stored.iter().map(|o| o.as_ref())).collect();
-            let diagnosis = diagnose(&all);
-            Ok(Probed { info: t.info(), outcomes, diagnosis })
+            let probe = self.scheduler.probe(target, &modes, budget)?;
+            let entry = probe.entry.clone();
+            let recorded = probe.finish().await?;
+            // Recorded through the store: its diagnosis already compares
+            // the probed modes with the other modes' last results.
+            let diagnosis = entry.results().diagnosis.clone();
+            Ok(Probed { target: entry.target.clone(), recorded, diagnosis })
         })
     }
 }

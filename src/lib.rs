@@ -2,7 +2,7 @@
 //! and exports per-phase timings and named failure reasons to Prometheus.
 //!
 //! Data flows one way:
-//! `config → scheduler → check → Outcome → metrics/status → http`,
+//! `config → scheduler → check → Outcome → store → metrics/status → http`,
 //! with [`ftp`] the protocol engine underneath [`check`].
 
 pub mod app;
@@ -20,3 +20,4 @@ pub mod scheduler;
 pub mod secret;
 pub mod shard;
 pub mod status;
+pub mod store;

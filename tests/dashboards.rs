@@ -1,6 +1,7 @@
-//! `dashboards/` must only talk about metrics the exporter exports (SPEC §5,
-//! §10): a dashboard or alert that names a metric nobody exports shows "No
-//! data" or never fires, and nobody notices until the night it was needed.
+//! `dashboards/` must only talk about metrics the exporter exports (the
+//! ones in docs/metrics.md, which `tests/docs.rs` holds against a real
+//! scrape): a dashboard or alert that names a metric nobody exports shows
+//! "No data" or never fires, and nobody notices until the night it was needed.
 //! The alert rules are checked and unit-tested by promtool itself; the
 //! dashboard's queries are parsed by promtool too (as recording rules), and
 //! its metric names, data source and layout are checked here.
@@ -11,64 +12,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
-/// Mirrors SPEC §5 (metric names as written there). Keep the two in step:
-/// a metric added to the SPEC goes here before a dashboard may use it.
-const SPEC_METRICS: &[&str] = &[
-    // per target and mode
-    "ftp_up",
-    "ftp_check_duration_seconds",
-    "ftp_phase_duration_seconds",
-    "ftp_check_failure",
-    "ftp_checks_total",
-    "ftp_check_failures_total",
-    "ftp_last_check_timestamp_seconds",
-    "ftp_last_success_timestamp_seconds",
-    "ftp_transfer_bytes",
-    "ftp_check_latency_seconds",
-    // per target
-    "ftp_passive_address_mismatch",
-    "ftp_tls_certificate_expiry_timestamp_seconds",
-    "ftp_target_info",
-    // the exporter itself
-    "ftp_exporter_build_info",
-    "ftp_exporter_config_last_reload_successful",
-    "ftp_exporter_config_last_reload_success_timestamp_seconds",
-    "ftp_exporter_targets",
-    "ftp_exporter_checks_in_flight",
-    "ftp_exporter_schedule_delay_seconds",
-    "ftp_exporter_shard_info",
-];
-
-/// The SPEC §5 metrics that are histograms: only their `_bucket`, `_sum` and
-/// `_count` series exist in Prometheus.
-const SPEC_HISTOGRAMS: &[&str] = &["ftp_check_latency_seconds", "ftp_exporter_schedule_delay_seconds"];
-
-/// "the standard `process_*` metrics" of SPEC §5, as the prometheus crate's
-/// process collector exports them on Linux.
-const PROCESS_METRICS: &[&str] = &[
-    "process_cpu_seconds_total",
-    "process_open_fds",
-    "process_max_fds",
-    "process_virtual_memory_bytes",
-    "process_resident_memory_bytes",
-    "process_start_time_seconds",
-    "process_threads",
-];
-
-/// Series names a query may select.
-fn queryable_series() -> BTreeSet<String> {
-    let mut set: BTreeSet<String> = PROCESS_METRICS.iter().map(|s| s.to_string()).collect();
-    for m in SPEC_METRICS {
-        if SPEC_HISTOGRAMS.contains(m) {
-            for suffix in ["_bucket", "_sum", "_count"] {
-                set.insert(format!("{m}{suffix}"));
-            }
-        } else {
-            set.insert(m.to_string());
-        }
-    }
-    set
-}
+#[path = "support/reference.rs"]
+mod reference;
+use reference::{documented_metrics, queryable_series};
 
 fn repo_file(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
@@ -175,7 +121,7 @@ fn alert_rules_use_only_spec_metrics() {
             let names = metric_names(&q).unwrap_or_else(|e| panic!("{name}: {e} in {q}"));
             assert!(!names.is_empty(), "{name}: no metric in {q}");
             for m in names {
-                assert!(allowed.contains(&m), "{name}: `{m}` is not a SPEC §5 metric ({q})");
+                assert!(allowed.contains(&m), "{name}: `{m}` is not in docs/metrics.md ({q})");
                 checked += 1;
             }
         }
@@ -185,8 +131,8 @@ fn alert_rules_use_only_spec_metrics() {
         }
     }
     assert!(checked >= 10, "only {checked} metric references found");
-    // Prose too: any ftp_* word in the file must be a SPEC name.
-    let families: BTreeSet<String> = SPEC_METRICS.iter().map(|s| s.to_string()).collect();
+    // Prose too: any ftp_* word in the file must be a documented metric.
+    let families: BTreeSet<String> = documented_metrics().into_keys().collect();
     for word in ftp_words(&read("dashboards/alerts.yml")) {
         assert!(
             allowed.contains(&word) || families.contains(&word) || word == "ftp_exporter",
@@ -309,7 +255,7 @@ fn dashboard_queries_use_only_spec_metrics() {
         let names = metric_names(q).unwrap_or_else(|e| panic!("{at}: {e} in {q}"));
         assert!(!names.is_empty(), "{at}: no metric in {q}");
         for m in names {
-            assert!(allowed.contains(&m), "{at}: `{m}` is not a SPEC §5 metric ({q})");
+            assert!(allowed.contains(&m), "{at}: `{m}` is not in docs/metrics.md ({q})");
             used.insert(m);
         }
     }
@@ -332,8 +278,8 @@ fn dashboard_queries_use_only_spec_metrics() {
     ] {
         assert!(used.contains(m), "no dashboard query uses {m}");
     }
-    // Titles, descriptions and the text panel name only SPEC metrics too.
-    let families: BTreeSet<String> = SPEC_METRICS.iter().map(|s| s.to_string()).collect();
+    // Titles, descriptions and the text panel name only documented metrics too.
+    let families: BTreeSet<String> = documented_metrics().into_keys().collect();
     for word in ftp_words(&read("dashboards/ftp-exporter.json")) {
         assert!(
             allowed.contains(&word) || families.contains(&word) || word == "ftp_exporter",
@@ -420,7 +366,10 @@ fn every_query_filters_on_job_and_instance() {
             }
             let per_target = name.starts_with("ftp_") && !name.starts_with("ftp_exporter_");
             if per_target && !at.starts_with("variable \"target\"") {
-                assert!(matchers.contains(r#"target=~"$target""#), "{at}: {name} lacks the target filter in {q}");
+                assert!(
+                    matchers.contains(r#"target=~"$target""#),
+                    "{at}: {name} lacks the target filter in {q}"
+                );
             }
             checked += 1;
         }
@@ -588,7 +537,7 @@ fn metric_name_extraction_finds_metrics_and_only_metrics() {
         / on (target) group_left (address) ftp_target_info offset 5m and ignoring(mode) ftp_up > 1e3"#;
     assert_eq!(metric_names(q).unwrap(), ["ftp_check_latency_seconds_bucket", "ftp_target_info", "ftp_up"],);
     assert_eq!(metric_names("sum(x) without (le) or vector(0) unless count(y)").unwrap(), ["x", "y"]);
-    // A name outside SPEC §5 is seen, so the allow-list check can fail.
+    // A name outside docs/metrics.md is seen, so the allow-list check can fail.
     let names = metric_names("node_load1 and on(instance) ftp_up").unwrap();
     assert_eq!(names, ["node_load1", "ftp_up"]);
     assert!(!queryable_series().contains("node_load1"));

@@ -44,6 +44,22 @@ pub struct Cli {
     /// Checks allowed to run at once, over all targets.
     #[arg(long = "checks.max-concurrency", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_concurrency: u32,
+    /// `/probe` checks allowed to run at once; more are answered 503 at
+    /// once, so that probes never delay the scheduled checks.
+    #[arg(long = "probe.max-concurrency", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_probes: u32,
+    /// Subtracted from `X-Prometheus-Scrape-Timeout-Seconds` so that a
+    /// probe answers inside its scrape.
+    #[arg(long = "probe.timeout-offset", default_value = "500ms", value_parser = crate::config::parse_duration)]
+    pub probe_timeout_offset: Duration,
+    /// Transcripts of successful checks kept for the status page (the
+    /// transcripts of failing checks are always kept).
+    #[arg(long = "store.successful-transcripts", default_value_t = crate::store::transcripts::DEFAULT_MAX_SUCCESSES)]
+    pub successful_transcripts: usize,
+    /// Memory all kept transcripts may use together; past it the oldest
+    /// successes go first, then the oldest failures.
+    #[arg(long = "store.transcript-bytes", default_value = "64MiB", value_parser = crate::config::parse_size)]
+    pub transcript_bytes: u64,
     /// Split the targets over this many exporters: this one checks only the targets with
     /// fnv1a(name) % count == index. Needs --shard.index or --shard.index-from-hostname.
     #[arg(long = "shard.count", value_name = "N")]
@@ -149,7 +165,13 @@ async fn run_exporter(cli: Cli, shard: Option<Shard>) -> i32 {
         telemetry_path: cli.telemetry_path,
         web,
         max_concurrency: cli.max_concurrency as usize,
+        max_probes: cli.max_probes as usize,
+        probe_timeout_offset: cli.probe_timeout_offset,
         http_limits: Default::default(),
+        store: crate::store::StoreOptions {
+            max_successful_transcripts: cli.successful_transcripts,
+            max_transcript_bytes: usize::try_from(cli.transcript_bytes).unwrap_or(usize::MAX),
+        },
         check: None,
         shard,
     };

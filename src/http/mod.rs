@@ -6,7 +6,6 @@
 //! request headers (a slowloris client cannot hold a slot), a cap on a
 //! connection's lifetime, and no request bodies read at all.
 
-mod page;
 mod routes;
 pub mod web_config;
 
@@ -22,44 +21,54 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
-use crate::check::{Mode, Outcome};
-use crate::metrics::{Metrics, TargetInfo};
-use crate::status::Status;
+use crate::check::Mode;
+use crate::config::Target;
+use crate::metrics::Collector;
+use crate::scheduler::ProbeRefused;
+use crate::store::{Recorded, Store};
 
 pub use web_config::WebConfig;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What the HTTP side asks of the rest of the exporter, beyond reading
-/// metrics and status: reloading, and checking a target on demand.
+/// the store: reloading, and checking a target on demand.
 pub trait Backend: Send + Sync + 'static {
     /// Reloads the configuration; `Err` carries the message for the operator (file:line: key: …).
     fn reload(&self) -> BoxFuture<'_, Result<(), String>>;
-    /// Checks a configured target now, in `mode` or all of its modes.
+    /// Checks a configured target now, in `mode` or all of its modes,
+    /// ending within `budget`. Dropping the future (the client went away)
+    /// cancels the check.
     fn probe<'a>(
         &'a self,
         target: &'a str,
         mode: Option<Mode>,
-    ) -> BoxFuture<'a, Result<Probed, crate::scheduler::ProbeRefused>>;
+        budget: Option<Duration>,
+    ) -> BoxFuture<'a, Result<Probed, ProbeRefused>>;
 }
 
-/// The result of an on-demand check.
+/// The result of an on-demand check, as the store recorded it.
 pub struct Probed {
-    pub info: TargetInfo,
-    pub outcomes: Vec<Outcome>,
-    pub diagnosis: Option<String>,
+    pub target: Arc<Target>,
+    pub recorded: Vec<Recorded>,
+    /// The target's diagnosis after the probe (its other modes' last
+    /// results included).
+    pub diagnosis: Option<Arc<str>>,
 }
 
 /// Everything a request handler may read.
 pub struct HttpState {
-    pub metrics: Arc<Metrics>,
-    pub status: Arc<Status>,
+    pub store: Arc<Store>,
+    pub collector: Arc<Collector>,
     pub backend: Arc<dyn Backend>,
     pub telemetry_path: String,
     /// Set once a configuration is loaded (`/-/ready`).
     pub ready: AtomicBool,
     pub web: WebConfig,
     pub limits: Limits,
+    /// Subtracted from `X-Prometheus-Scrape-Timeout-Seconds` so that a
+    /// probe's answer arrives inside the scrape (blackbox's `--timeout-offset`).
+    pub probe_timeout_offset: Duration,
 }
 
 /// The HTTP side's own limits (SPEC §9).

@@ -1,26 +1,32 @@
-//! Request routing and the handlers of SPEC §6.
+//! Request routing and the handlers of SPEC §6. Handlers read the store
+//! and hand rendering to `metrics` and `status`; CPU-heavy rendering (a
+//! scrape of thousands of targets, the status page) runs off the async
+//! workers so it never delays checks or other requests.
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
+use hyper::header::{
+    HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY, WWW_AUTHENTICATE,
+    X_CONTENT_TYPE_OPTIONS,
+};
+use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 
-use crate::scheduler::ProbeRefused;
-use hyper::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE, X_CONTENT_TYPE_OPTIONS};
-use hyper::{Method, Request, Response, StatusCode};
-
-use super::{page, HttpState};
+use super::HttpState;
 use crate::check::Mode;
-use crate::metrics::ProbeMetrics;
+use crate::metrics;
+use crate::scheduler::ProbeRefused;
+use crate::status;
 
 type Resp = Response<Full<Bytes>>;
 
 const TEXT: &str = "text/plain; charset=utf-8";
 const HTML: &str = "text/html; charset=utf-8";
-/// The Prometheus text exposition format, version 0.0.4.
-const METRICS: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
     let mut r = Response::new(Full::new(body.into()));
@@ -40,7 +46,11 @@ fn text(status: StatusCode, body: impl Into<String>) -> Resp {
     reply(status, TEXT, body)
 }
 
-pub(super) async fn handle(state: &HttpState, req: Request<Incoming>) -> Resp {
+fn header(headers: &HeaderMap, name: hyper::header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+pub(super) async fn handle(state: &Arc<HttpState>, req: Request<Incoming>) -> Resp {
     if !state.web.authorized(req.headers()).await {
         let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized");
         r.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"ftp_exporter\""));
@@ -50,18 +60,16 @@ pub(super) async fn handle(state: &HttpState, req: Request<Incoming>) -> Resp {
     let query = req.uri().query().unwrap_or("");
     let read = matches!(*req.method(), Method::GET | Method::HEAD);
     match path {
-        p if p == state.telemetry_path && read => reply(StatusCode::OK, METRICS, state.metrics.encode()),
-        "/" if read => {
-            reply(StatusCode::OK, HTML, page::render(&state.status.snapshot(), &state.telemetry_path))
-        }
-        "/probe" if read => probe(state, query).await,
+        p if p == state.telemetry_path && read => scrape(state, req.headers()).await,
+        "/" if read => page(state).await,
+        "/probe" if read => probe(state, query, req.headers()).await,
         "/transcript" if read => transcript(state, query),
         "/-/healthy" if read => text(StatusCode::OK, "Healthy"),
         "/-/ready" if read => {
             if state.ready.load(Ordering::Acquire) {
                 text(StatusCode::OK, "Ready")
             } else {
-                text(StatusCode::SERVICE_UNAVAILABLE, "Not ready: no configuration loaded")
+                text(StatusCode::SERVICE_UNAVAILABLE, "Not ready: no configuration loaded yet")
             }
         }
         "/-/reload" if matches!(*req.method(), Method::POST | Method::PUT) => {
@@ -77,6 +85,56 @@ pub(super) async fn handle(state: &HttpState, req: Request<Incoming>) -> Resp {
             text(StatusCode::METHOD_NOT_ALLOWED, "Only GET or HEAD requests allowed")
         }
         _ => text(StatusCode::NOT_FOUND, "Not found"),
+    }
+}
+
+/// Runs CPU-heavy rendering on the blocking pool. A failure there (a panic
+/// in rendering) is a 500 and a log line, never an empty 200.
+async fn off_runtime<T: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Resp> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!(error = %e, "rendering {what} failed");
+        text(StatusCode::INTERNAL_SERVER_ERROR, format!("rendering {what} failed; see the exporter's log"))
+    })
+}
+
+async fn scrape(state: &Arc<HttpState>, headers: &HeaderMap) -> Resp {
+    let format = metrics::negotiate(header(headers, ACCEPT));
+    let gzip = metrics::accepts_gzip(header(headers, ACCEPT_ENCODING));
+    let (store, collector) = (state.store.clone(), state.collector.clone());
+    let body = off_runtime("metrics", move || {
+        let body = collector.render(&store, format);
+        if gzip {
+            metrics::gzip(&body).map(|b| (b, true))
+        } else {
+            Ok((body, false))
+        }
+    })
+    .await;
+    match body {
+        Ok(Ok((body, gzipped))) => {
+            let mut r = reply(StatusCode::OK, format.content_type(), body);
+            r.headers_mut().insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+            if gzipped {
+                r.headers_mut().insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            r
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "compressing metrics failed");
+            text(StatusCode::INTERNAL_SERVER_ERROR, format!("compressing metrics failed: {e}"))
+        }
+        Err(r) => r,
+    }
+}
+
+async fn page(state: &Arc<HttpState>) -> Resp {
+    let (store, path) = (state.store.clone(), state.telemetry_path.clone());
+    match off_runtime("the status page", move || status::render(&store.targets(), &path)).await {
+        Ok(html) => reply(StatusCode::OK, HTML, html),
+        Err(r) => r,
     }
 }
 
@@ -108,7 +166,22 @@ fn parse_mode(mode: Option<&str>) -> Result<Option<Mode>, String> {
     }
 }
 
-async fn probe(state: &HttpState, query: &str) -> Resp {
+/// The time a probe may take: the scraper's timeout (Prometheus sends it
+/// with every scrape) minus the offset that leaves room for the answer.
+fn probe_budget(headers: &HeaderMap, offset: Duration) -> Result<Option<Duration>, String> {
+    let Some(v) = headers.get("x-prometheus-scrape-timeout-seconds") else { return Ok(None) };
+    let v = v.to_str().map_err(|_| "X-Prometheus-Scrape-Timeout-Seconds: not text".to_string())?;
+    let secs: f64 =
+        v.trim().parse().map_err(|_| format!("X-Prometheus-Scrape-Timeout-Seconds: not a number: {v:?}"))?;
+    if !secs.is_finite() || secs <= 0.0 {
+        return Err(format!("X-Prometheus-Scrape-Timeout-Seconds must be positive, got {v:?}"));
+    }
+    let scrape = Duration::from_secs_f64(secs.min(86_400.0));
+    // An offset larger than the timeout would leave nothing: keep half.
+    Ok(Some(scrape.checked_sub(offset).filter(|b| !b.is_zero()).unwrap_or(scrape / 2)))
+}
+
+async fn probe(state: &Arc<HttpState>, query: &str, headers: &HeaderMap) -> Resp {
     let q = parse_query(query);
     let Some(target) = q.target.filter(|t| !t.is_empty()) else {
         return text(
@@ -120,39 +193,50 @@ async fn probe(state: &HttpState, query: &str) -> Resp {
         Ok(m) => m,
         Err(e) => return text(StatusCode::BAD_REQUEST, e),
     };
-    let probed = match state.backend.probe(&target, mode).await {
+    let budget = match probe_budget(headers, state.probe_timeout_offset) {
+        Ok(b) => b,
+        Err(e) => return text(StatusCode::BAD_REQUEST, e),
+    };
+    let probed = match state.backend.probe(&target, mode, budget).await {
         Ok(p) => p,
-        Err(ProbeRefused::UnknownTarget) => {
-            return text(
-                StatusCode::NOT_FOUND,
-                format!("unknown target {target:?}: not in the configuration"),
-            )
-        }
-        Err(ProbeRefused::ModeNotConfigured(m)) => {
-            return text(StatusCode::BAD_REQUEST, format!("target {target:?} is not configured for {m} mode"))
-        }
-        Err(ProbeRefused::Busy) => {
-            return text(StatusCode::TOO_MANY_REQUESTS, format!("a probe of {target:?} is already running"))
+        Err(refused) => {
+            let (status, message) = match refused {
+                ProbeRefused::UnknownTarget => {
+                    (StatusCode::NOT_FOUND, format!("unknown target {target:?}: not in the configuration"))
+                }
+                ProbeRefused::ModeNotConfigured(m) => {
+                    (StatusCode::BAD_REQUEST, format!("target {target:?} is not configured for {m} mode"))
+                }
+                ProbeRefused::Busy => {
+                    (StatusCode::TOO_MANY_REQUESTS, format!("a probe of {target:?} is already running"))
+                }
+                ProbeRefused::Overloaded => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too many probes running; raise --probe.max-concurrency or probe less often".to_string(),
+                ),
+                ProbeRefused::SessionBusy => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "a scheduled check of {target:?} was still running when the probe's time ran out"
+                    ),
+                ),
+            };
+            return text(status, message);
         }
     };
     if q.debug {
         let mut out = String::new();
-        for o in &probed.outcomes {
-            let _ = writeln!(out, "target={} mode={}", probed.info.name, o.mode);
-            out.push_str(&page::transcript_text(o));
+        for r in &probed.recorded {
+            let _ = writeln!(out, "target={} mode={}", probed.target.name, r.outcome.mode);
+            out.push_str(&status::transcript_text(&r.outcome, Some(r.transcript.transcript())));
             out.push('\n');
         }
         let _ = writeln!(out, "diagnosis: {}", probed.diagnosis.as_deref().unwrap_or("none"));
         return text(StatusCode::OK, out);
     }
-    let registry = match ProbeMetrics::new() {
-        Ok(r) => r,
-        Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, format!("metrics: {e}")),
-    };
-    for o in &probed.outcomes {
-        registry.record(&probed.info, o);
-    }
-    reply(StatusCode::OK, METRICS, registry.encode())
+    let format = metrics::negotiate(header(headers, ACCEPT));
+    let outcomes: Vec<_> = probed.recorded.iter().map(|r| r.outcome.clone()).collect();
+    reply(StatusCode::OK, format.content_type(), metrics::render_probe(&probed.target, &outcomes, format))
 }
 
 fn transcript(state: &HttpState, query: &str) -> Resp {
@@ -165,15 +249,16 @@ fn transcript(state: &HttpState, query: &str) -> Resp {
         Ok(None) => return text(StatusCode::BAD_REQUEST, "'mode' must be passive or active"),
         Err(e) => return text(StatusCode::BAD_REQUEST, e),
     };
-    match state.status.last(&target, mode) {
+    let Some(entry) = state.store.get(&target) else {
+        return text(StatusCode::NOT_FOUND, format!("unknown target {target:?}"));
+    };
+    let results = entry.results();
+    let m = results.mode(mode);
+    match &m.last {
         Some(o) => {
-            let mut out = format!("target={target} mode={mode} (last scheduled check)\n");
-            out.push_str(&page::transcript_text(&o));
-            let _ = writeln!(
-                out,
-                "\ndiagnosis: {}",
-                state.status.diagnosis(&target).as_deref().unwrap_or("none")
-            );
+            let mut out = format!("target={target} mode={mode} (last check: {})\n", m.source.as_str());
+            out.push_str(&status::transcript_text(o, m.transcript.as_ref().map(|k| k.transcript())));
+            let _ = writeln!(out, "\ndiagnosis: {}", results.diagnosis.as_deref().unwrap_or("none"));
             text(StatusCode::OK, out)
         }
         None => text(StatusCode::NOT_FOUND, format!("no check of {target:?} in {mode} mode yet")),

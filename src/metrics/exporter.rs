@@ -1,111 +1,117 @@
-//! Metrics about the exporter itself (SPEC §5): is its config current, how
-//! many targets, how busy and how late is the scheduler.
+//! The exporter's own families (SPEC §5): build, configuration, scheduler,
+//! and the standard `process_*` metrics every Prometheus exporter has.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use prometheus::core::Collector;
+use prometheus::proto::MetricType;
 
-use prometheus::{Gauge, GaugeVec, Histogram, HistogramOpts, IntGauge, Opts, Registry};
+use super::exposition::{Kind, Writer};
+use super::targets::Lazy;
+use crate::store::{Histogram, Store};
 
-pub struct ExporterMetrics {
-    shard: GaugeVec,
-    reload_successful: IntGauge,
-    reload_success_timestamp: Gauge,
-    targets: IntGauge,
-    in_flight: IntGauge,
-    schedule_delay: Histogram,
+/// The `process_*` families, read from `/proc/self` by the prometheus
+/// crate's collector at each scrape.
+pub struct Process {
+    #[cfg(target_os = "linux")]
+    collector: prometheus::process_collector::ProcessCollector,
 }
 
-fn register<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> prometheus::Result<C> {
-    r.register(Box::new(c.clone()))?;
-    Ok(c)
-}
-
-impl ExporterMetrics {
-    pub fn new(r: &Registry) -> prometheus::Result<Self> {
-        let build = GaugeVec::new(
-            Opts::new("ftp_exporter_build_info", "The exporter's version; always 1."),
-            &["version"],
-        )?;
-        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1.0);
-        r.register(Box::new(build))?;
-        Ok(ExporterMetrics {
-            // No sample until `shard_info` is called: an unsharded exporter has no such series.
-            shard: register(
-                r,
-                GaugeVec::new(
-                    Opts::new("ftp_exporter_shard_info", "This exporter's shard of the targets; always 1."),
-                    &["index", "count"],
-                )?,
-            )?,
-            reload_successful: register(
-                r,
-                IntGauge::new(
-                    "ftp_exporter_config_last_reload_successful",
-                    "1 if the last configuration load succeeded, else 0.",
-                )?,
-            )?,
-            reload_success_timestamp: register(
-                r,
-                Gauge::new(
-                    "ftp_exporter_config_last_reload_success_timestamp_seconds",
-                    "Time of the last successful configuration load, Unix time.",
-                )?,
-            )?,
-            targets: register(r, IntGauge::new("ftp_exporter_targets", "Configured targets.")?)?,
-            in_flight: register(
-                r,
-                IntGauge::new("ftp_exporter_checks_in_flight", "Checks running right now.")?,
-            )?,
-            // Delays are normally milliseconds; seconds-long ones mean the
-            // concurrency limit is too low for the number of targets.
-            schedule_delay: register(
-                r,
-                Histogram::with_opts(
-                    HistogramOpts::new(
-                        "ftp_exporter_schedule_delay_seconds",
-                        "How late checks start relative to their schedule, in seconds.",
-                    )
-                    .buckets(vec![0.001, 0.01, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0]),
-                )?,
-            )?,
-        })
-    }
-
-    /// This exporter checks shard `index` of `count` (`--shard.*`).
-    pub fn shard_info(&self, index: u32, count: u32) {
-        self.shard.reset();
-        self.shard.with_label_values(&[&index.to_string(), &count.to_string()]).set(1.0);
-    }
-
-    /// A configuration was loaded (`ok`) or refused.
-    pub fn config_loaded(&self, ok: bool, targets: usize) {
-        self.reload_successful.set(i64::from(ok));
-        if ok {
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
-            self.reload_success_timestamp.set(now);
-            self.targets.set(i64::try_from(targets).unwrap_or(i64::MAX));
+impl Process {
+    pub fn new() -> Self {
+        Process {
+            #[cfg(target_os = "linux")]
+            collector: prometheus::process_collector::ProcessCollector::for_self(),
         }
     }
 
-    pub fn schedule_delay(&self, late: Duration) {
-        self.schedule_delay.observe(late.as_secs_f64());
-    }
-
-    /// Counts a check as running until the returned guard is dropped — also
-    /// when the check is aborted by a reload or shutdown.
-    pub fn check_started(&self) -> InFlight {
-        self.in_flight.inc();
-        InFlight(self.in_flight.clone())
-    }
-
-    pub fn checks_in_flight(&self) -> i64 {
-        self.in_flight.get()
+    fn write(&self, w: &mut Writer) {
+        #[cfg(target_os = "linux")]
+        for family in self.collector.collect() {
+            let kind = match family.get_field_type() {
+                MetricType::COUNTER => Kind::Counter,
+                MetricType::GAUGE => Kind::Gauge,
+                _ => continue,
+            };
+            w.family(family.name(), kind, family.help());
+            for m in family.get_metric() {
+                let s = w.series(family.name(), "");
+                for l in m.get_label() {
+                    s.label(l.name(), l.value());
+                }
+                let v = match kind {
+                    Kind::Counter => m.get_counter().value(),
+                    _ => m.get_gauge().value(),
+                };
+                s.value(v);
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = w;
     }
 }
 
-pub struct InFlight(IntGauge);
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.dec();
+impl Default for Process {
+    fn default() -> Self {
+        Self::new()
     }
+}
+
+pub fn write(w: &mut Writer, store: &Store, targets: usize, process: &Process) {
+    let e = store.exporter();
+    w.family("ftp_exporter_build_info", Kind::Info, "The exporter's version; always 1.");
+    w.series("ftp_exporter_build_info", "").label("version", env!("CARGO_PKG_VERSION")).value(1.0);
+    w.family(
+        "ftp_exporter_config_last_reload_successful",
+        Kind::Gauge,
+        "1 if the last configuration load succeeded, else 0.",
+    );
+    w.series("ftp_exporter_config_last_reload_successful", "").value(if e.reload_successful() {
+        1.0
+    } else {
+        0.0
+    });
+    w.family(
+        "ftp_exporter_config_last_reload_success_timestamp_seconds",
+        Kind::Gauge,
+        "Time of the last successful configuration load, Unix time.",
+    );
+    w.series("ftp_exporter_config_last_reload_success_timestamp_seconds", "")
+        .value(e.reload_success_timestamp());
+    w.family("ftp_exporter_targets", Kind::Gauge, "Configured targets (of this shard, when sharded).");
+    w.series("ftp_exporter_targets", "").value_u64(targets as u64);
+    w.family("ftp_exporter_checks_in_flight", Kind::Gauge, "Checks running right now.");
+    w.series("ftp_exporter_checks_in_flight", "").value(e.checks_in_flight() as f64);
+    w.family(
+        "ftp_exporter_transcript_bytes",
+        Kind::Gauge,
+        "Bytes of check transcripts the exporter keeps (bounded; see --store.transcript-bytes).",
+    );
+    w.series("ftp_exporter_transcript_bytes", "").value_u64(store.transcript_bytes() as u64);
+    histogram(
+        w,
+        "ftp_exporter_schedule_delay_seconds",
+        "How late checks start relative to their schedule, in seconds.",
+        &e.schedule_delays(),
+    );
+    if let Some(shard) = e.shard() {
+        w.family(
+            "ftp_exporter_shard_info",
+            Kind::Info,
+            "This exporter's shard of the target list; always 1.",
+        );
+        let (mut c, mut i) = (itoa::Buffer::new(), itoa::Buffer::new());
+        w.series("ftp_exporter_shard_info", "")
+            .label("count", c.format(shard.count))
+            .label("index", i.format(shard.index))
+            .value(1.0);
+    }
+    process.write(w);
+}
+
+fn histogram(w: &mut Writer, name: &'static str, help: &'static str, h: &Histogram) {
+    let mut f = Lazy::new(name, Kind::Histogram, help);
+    for (le, n) in h.cumulative() {
+        f.sample(w, "_bucket").label_f64("le", le).value_u64(n);
+    }
+    f.sample(w, "_sum").value(h.sum());
+    f.sample(w, "_count").value_u64(h.count());
 }

@@ -1,120 +1,107 @@
-//! The exporter's own Prometheus registry and every metric of SPEC §5.
+//! The one collector: `/metrics` (and `/probe`'s answer) rendered from the
+//! store at request time, in the Prometheus text format or OpenMetrics,
+//! gzip-compressed when the scraper accepts it.
 //!
-//! This module records what checks measured and never measures anything
-//! itself: the scheduler hands it finished [`Outcome`]s, the HTTP layer asks
-//! it for text. It knows nothing of HTTP or of the config file's format.
-//!
-//! Its own registry (not the crate's global default) so that tests and
-//! `/probe` can build independent ones, and so that nothing a dependency
-//! registers globally leaks into `/metrics`.
+//! Per-target gauges are computed from last outcomes at each scrape, not
+//! kept as series, so there is nothing to take back when a phase, a
+//! failure or a target goes away. This module only reads the store; it
+//! knows nothing of HTTP or of the configuration file.
 
 mod exporter;
-mod info;
-mod target;
+mod exposition;
+mod targets;
 
-use std::sync::{Arc, RwLock};
+use std::io::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
-use prometheus::{Encoder, Registry, TextEncoder};
+pub use exposition::{write_f64, Format, Kind, Writer};
+pub use targets::Row;
 
-use crate::check::{Mode, Outcome};
+use crate::check::Outcome;
+use crate::config::Target;
+use crate::store::{Results, Store};
 
-pub use exporter::{ExporterMetrics, InFlight};
-pub use info::{valid_static_label, TargetInfo};
-pub use target::TargetMetrics;
-
-/// Everything `/metrics` shows.
-pub struct Metrics {
-    registry: Registry,
-    targets: TargetMetrics,
-    pub exporter: ExporterMetrics,
+pub struct Collector {
+    process: exporter::Process,
+    /// Size of the last scrape, so the next one allocates its buffer once.
+    last_size: AtomicUsize,
 }
 
-impl Metrics {
-    /// The registry behind `/metrics`: per-target metrics, the exporter's own,
-    /// and the standard `process_*` metrics.
-    pub fn new(duration_buckets: &[f64]) -> prometheus::Result<Arc<Self>> {
-        let registry = Registry::new();
-        #[cfg(target_os = "linux")]
-        registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
-        let targets = TargetMetrics::new(&registry, duration_buckets, true)?;
-        let exporter = ExporterMetrics::new(&registry)?;
-        Ok(Arc::new(Metrics { registry, targets, exporter }))
-    }
-
-    /// Declares a target (or updates its static facts): its `ftp_target_info`
-    /// series and zeroed `ftp_checks_total` for each mode, so that `rate()`
-    /// works from the first check on.
-    pub fn add_target(&self, info: TargetInfo, modes: &[Mode]) {
-        self.targets.add(info, modes);
-    }
-
-    /// Removes every series of a target (SPEC §5: a removed target's series
-    /// disappear on reload).
-    pub fn remove_target(&self, name: &str) {
-        self.targets.remove(name);
-    }
-
-    /// Records one finished check of `target`.
-    pub fn record(&self, target: &str, outcome: &Outcome) {
-        self.targets.record(target, outcome);
-    }
-
-    /// Replaces the buckets of `ftp_check_latency_seconds` (a reload changed
-    /// `metrics.duration_buckets`); the histogram restarts from zero.
-    pub fn set_duration_buckets(&self, buckets: &[f64]) -> prometheus::Result<()> {
-        self.targets.set_duration_buckets(&self.registry, buckets)
-    }
-
-    /// The Prometheus text exposition of everything recorded so far.
-    pub fn encode(&self) -> String {
-        encode(&self.registry)
+impl Default for Collector {
+    fn default() -> Self {
+        Collector { process: exporter::Process::new(), last_size: AtomicUsize::new(16 << 10) }
     }
 }
 
-/// A one-off registry holding the result of checks run on demand by
-/// `/probe`: the same per-target metric names, without counters, histograms
-/// or exporter metrics, because one check has no history.
-pub struct ProbeMetrics {
-    registry: Registry,
-    targets: TargetMetrics,
-}
-
-impl ProbeMetrics {
-    pub fn new() -> prometheus::Result<Self> {
-        let registry = Registry::new();
-        let targets = TargetMetrics::new(&registry, &[], false)?;
-        Ok(ProbeMetrics { registry, targets })
-    }
-
-    pub fn record(&self, info: &TargetInfo, outcome: &Outcome) {
-        self.targets.add(info.clone(), &[]);
-        self.targets.record(&info.name, outcome);
-    }
-
-    pub fn encode(&self) -> String {
-        encode(&self.registry)
+impl Collector {
+    /// Everything `/metrics` shows: every target's families from a
+    /// consistent snapshot of the store, then the exporter's own.
+    pub fn render(&self, store: &Store, format: Format) -> Vec<u8> {
+        let targets = store.targets();
+        let results: Vec<Arc<Results>> = targets.values().map(|e| e.results()).collect();
+        let rows: Vec<Row> =
+            targets.values().zip(&results).map(|(e, r)| Row { target: &e.target, results: r }).collect();
+        let mut w = Writer::new(format, self.last_size.load(Ordering::Relaxed));
+        targets::write(&mut w, &rows, true);
+        exporter::write(&mut w, store, rows.len(), &self.process);
+        let out = w.finish();
+        self.last_size.store(out.len() + out.len() / 8, Ordering::Relaxed);
+        out
     }
 }
 
-fn encode(registry: &Registry) -> String {
-    let mut buf = Vec::new();
-    // Encoding into a Vec only fails on a malformed family, which the
-    // collectors here never build; an empty answer is the safe fallback.
-    if let Err(e) = TextEncoder::new().encode(&registry.gather(), &mut buf) {
-        tracing::error!(error = %e, "encoding metrics failed");
-        return String::new();
+/// `/probe`'s answer: the per-target families of the checks it just ran
+/// (`outcomes`, one per mode), without counters or histograms — one check
+/// has no history.
+pub fn render_probe(target: &Target, outcomes: &[Arc<Outcome>], format: Format) -> Vec<u8> {
+    let mut results = Results::default();
+    for o in outcomes {
+        crate::store::fold(&mut results, o);
     }
-    String::from_utf8(buf).unwrap_or_default()
+    let mut w = Writer::new(format, 4096);
+    targets::write(&mut w, &[Row { target, results: &results }], false);
+    w.finish()
 }
 
-/// Guards against a poisoned lock: every critical section in this module
-/// leaves its data consistent, so the value is still good after a panic.
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|e| e.into_inner())
+/// The format a scraper asks for in its `Accept` header: OpenMetrics when
+/// it lists `application/openmetrics-text` (Prometheus does, ahead of the
+/// text format, when it supports it), else the text format.
+pub fn negotiate(accept: Option<&str>) -> Format {
+    let wants_om = accept.is_some_and(|a| {
+        a.split(',').any(|part| {
+            let mut params = part.split(';').map(str::trim);
+            let media = params.next().unwrap_or("");
+            media.eq_ignore_ascii_case("application/openmetrics-text")
+                && !params.any(|p| p == "q=0" || p == "q=0.0")
+        })
+    });
+    if wants_om {
+        Format::OpenMetrics
+    } else {
+        Format::Text
+    }
 }
 
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|e| e.into_inner())
+/// Whether `Accept-Encoding` allows gzip (and does not refuse it with `q=0`).
+pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    accept_encoding.is_some_and(|a| {
+        a.split(',').any(|part| {
+            let mut params = part.split(';').map(str::trim);
+            let coding = params.next().unwrap_or("");
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*")
+                && !params.any(|p| p == "q=0" || p == "q=0.0")
+        })
+    })
+}
+
+/// gzip at the fastest level: a scrape is compressed once and read once,
+/// and at ten thousand targets compression time is scrape time.
+pub fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut enc =
+        flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 8), flate2::Compression::fast());
+    enc.write_all(body)?;
+    enc.finish()
 }
 
 #[cfg(test)]

@@ -4,4 +4,5 @@
 
 pub mod certs;
 pub mod fault_server;
+pub mod reference;
 pub mod service;

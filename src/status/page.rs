@@ -1,15 +1,10 @@
-//! The status page and the plain-text transcript view.
-//!
-//! Banners and reply texts are chosen by the FTP server, target names and
-//! labels by whoever writes the config: every one of them goes through
-//! [`escape`] before it reaches HTML (SPEC §9), and links are built with
-//! percent-encoding. No scripts, no external assets.
+//! The status page: every target × mode from the store, escaped, links
+//! percent-encoded. No scripts, no external assets.
 
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
-use crate::check::Outcome;
-use crate::status::TargetStatus;
+use crate::store::Targets;
 
 /// HTML-escapes text for element content and double- or single-quoted attributes.
 pub fn escape(s: &str) -> String {
@@ -35,24 +30,11 @@ fn time(t: Option<SystemTime>) -> String {
     t.map(|t| humantime::format_rfc3339_seconds(t).to_string()).unwrap_or_else(|| "never".into())
 }
 
-/// The transcript (PASS already masked by [`crate::check::Transcript`]),
-/// per-phase timings and the summary line.
-pub fn transcript_text(o: &Outcome) -> String {
-    let mut out = o.transcript.to_string();
-    out.push('\n');
-    for (phase, d) in &o.phases {
-        let _ = writeln!(out, "{:>13} {:.3}s", phase.as_str(), d.as_secs_f64());
-    }
-    out.push_str(&o.summary());
-    out.push('\n');
-    out
-}
-
 const STYLE: &str = "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}\
 td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}\
 .up{background:#d8f5d8}.down{background:#f8d7d7}.pending{background:#eee}.diag{font-style:italic}";
 
-pub fn render(targets: &[(String, TargetStatus)], telemetry_path: &str) -> String {
+pub fn render(targets: &Targets, telemetry_path: &str) -> String {
     let mut h = String::new();
     let _ = write!(
         h,
@@ -65,37 +47,39 @@ pub fn render(targets: &[(String, TargetStatus)], telemetry_path: &str) -> Strin
         escape(telemetry_path),
         targets.len()
     );
-    for (name, t) in targets {
-        for mode in &t.modes {
-            let last = t.last.get(mode);
-            let (class, state) = match last.map(|m| m.outcome.success()) {
+    for (name, entry) in targets {
+        let results = entry.results();
+        for mode in &entry.target.modes {
+            let last = results.mode(*mode);
+            let outcome = last.last.as_deref();
+            let (class, state) = match outcome.map(|o| o.success()) {
                 Some(true) => ("up", "up"),
                 Some(false) => ("down", "down"),
                 None => ("pending", "pending"),
             };
-            let failure = last.and_then(|m| m.outcome.failure.as_ref());
+            let failure = outcome.and_then(|o| o.failure.as_ref());
             let link_q = format!("target={}&amp;mode={}", query_value(name), mode.as_str());
             let _ = write!(
                 h,
                 "<tr class=\"{class}\"><td title=\"{}\">{}</td><td>{}</td><td>{state}</td><td>{}</td><td>{}</td>\
                  <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>",
-                escape(&t.address),
+                escape(&entry.target.address),
                 escape(name),
                 mode.as_str(),
                 failure.map(|f| f.phase.as_str()).unwrap_or(""),
                 failure.map(|f| f.reason.as_str()).unwrap_or(""),
                 escape(failure.map(|f| f.code.as_str()).unwrap_or("")),
                 escape(failure.map(|f| f.message.as_str()).unwrap_or("")),
-                last.map(|m| format!("{:.3}s", m.outcome.duration.as_secs_f64())).unwrap_or_default(),
-                time(last.map(|m| m.outcome.finished_at)),
-                time(last.and_then(|m| m.last_success)),
+                outcome.map(|o| format!("{:.3}s", o.duration.as_secs_f64())).unwrap_or_default(),
+                time(outcome.map(|o| o.finished_at)),
+                time(last.last_success),
             );
-            if last.is_some() {
+            if outcome.is_some() {
                 let _ = write!(h, "<a href=\"/transcript?{link_q}\">last</a> · ");
             }
             let _ = writeln!(h, "<a href=\"/probe?{link_q}&amp;debug=true\">check now</a></td></tr>");
         }
-        if let Some(d) = &t.diagnosis {
+        if let Some(d) = &results.diagnosis {
             let _ = writeln!(
                 h,
                 "<tr><td>{}</td><td colspan=\"10\" class=\"diag\">{}</td></tr>",
@@ -110,19 +94,18 @@ pub fn render(targets: &[(String, TargetStatus)], telemetry_path: &str) -> Strin
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-    use std::sync::Arc;
     use std::time::Duration;
 
     use super::*;
-    use crate::check::{Failure, Mode, Phase, Reason, Transcript};
-    use crate::status::ModeStatus;
+    use crate::check::{Failure, Mode, Outcome, Phase, Reason, Transcript};
+    use crate::store::{Store, StoreOptions};
+
+    const EVIL: &str = "<script>alert('x')</script>\"&";
 
     #[test]
     fn hostile_strings_are_escaped() {
-        let evil = "<script>alert('x')</script>\"&";
         let mut transcript = Transcript::new();
-        transcript.received(Duration::ZERO, &format!("220 {evil}"));
+        transcript.received(Duration::ZERO, &format!("220 {EVIL}"));
         let outcome = Outcome {
             mode: Mode::Passive,
             finished_at: SystemTime::UNIX_EPOCH,
@@ -131,8 +114,8 @@ mod tests {
             failure: Some(Failure::new(
                 Phase::Banner,
                 Reason::ProtocolError,
-                evil,
-                format!("bad banner {evil}"),
+                EVIL,
+                format!("bad banner {EVIL}"),
             )),
             bytes: vec![],
             passive_address_mismatch: None,
@@ -140,16 +123,17 @@ mod tests {
             tls: None,
             transcript,
         };
-        let status = TargetStatus {
-            address: evil.into(),
-            modes: vec![Mode::Passive, Mode::Active],
-            last: BTreeMap::from([(
-                Mode::Passive,
-                ModeStatus { outcome: Arc::new(outcome), last_success: None },
-            )]),
-            diagnosis: Some(evil.into()),
-        };
-        let html = render(&[(format!("t{evil}"), status)], "/metrics");
+        // Names and addresses the config loader would refuse, to test the page alone.
+        let mut t =
+            crate::config::Config::parse("targets: [{ name: t, address: 127.0.0.1 }]", "t.yml".as_ref())
+                .unwrap()
+                .targets;
+        t[0].name = format!("t{EVIL}");
+        t[0].address = EVIL.into();
+        let store = Store::new(StoreOptions::default(), |_| Some(EVIL.to_string()));
+        store.apply(t, &[]);
+        store.record(&store.get(&format!("t{EVIL}")).unwrap(), outcome, crate::store::Source::Schedule);
+        let html = render(&store.targets(), "/metrics");
         assert!(!html.contains("<script>"), "{html}");
         assert!(!html.contains("alert('x')"));
         assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&quot;&amp;"));

@@ -1,0 +1,31 @@
+//! What people read: the status page and the transcript views, rendered
+//! from the store. Banners and reply texts are chosen by the FTP server,
+//! target names and labels by whoever writes the config: every one of them
+//! is escaped before it reaches HTML (SPEC §9).
+
+mod page;
+
+use std::fmt::Write as _;
+
+pub use page::{escape, render};
+
+use crate::check::{Outcome, Transcript};
+
+/// The transcript (PASS already masked by [`Transcript`]), per-phase
+/// timings and the summary line. `transcript`: `None` when the store no
+/// longer keeps it (a success older than the last N).
+pub fn transcript_text(o: &Outcome, transcript: Option<&Transcript>) -> String {
+    let mut out = match transcript {
+        Some(t) => t.to_string(),
+        None => "(transcript not kept: the exporter keeps the transcripts of failing checks and of the \
+                 most recent successful ones; /probe?debug=true runs a check and shows its own)\n"
+            .to_string(),
+    };
+    out.push('\n');
+    for (phase, d) in &o.phases {
+        let _ = writeln!(out, "{:>13} {:.3}s", phase.as_str(), d.as_secs_f64());
+    }
+    out.push_str(&o.summary());
+    out.push('\n');
+    out
+}
