@@ -319,6 +319,38 @@ def proc_status(pid):
     return fields
 
 
+def wait_both_up(port, target, timeout, logs=lambda: ""):
+    """Scrapes 127.0.0.1:`port` until `ftp_up` is 1 for `target` in both
+    modes; returns that scrape, or fails with `logs()` appended."""
+
+    def both_up():
+        text = metrics(port)
+        up = [sample(text, "ftp_up", mode=m, target=target) for m in ("passive", "active")]
+        return text if up == [1.0, 1.0] else None
+
+    try:
+        return wait_for(f"ftp_up 1 for {target} in both modes", both_up, timeout=timeout)
+    except AssertionError as e:
+        raise AssertionError(f"{e}{logs()}") from None
+
+
+# What the kernel must say of the exporter's process in a container: UID and
+# GID 65532, no capability at all, no_new_privs, a read-only root.
+HARDENED = {
+    "uid": ["65532"] * 4, "gid": ["65532"] * 4, "CapEff": 0, "CapPrm": 0, "CapBnd": 0,
+    "no_new_privs": True, "read_only_root": True,
+}  # fmt: skip
+
+
+def process_security(pid):
+    s = proc_status(pid)
+    return {
+        "uid": s["Uid"], "gid": s["Gid"],
+        **{cap: int(s[cap][0], 16) for cap in ("CapEff", "CapPrm", "CapBnd")},
+        "no_new_privs": s["NoNewPrivs"] == ["1"], "read_only_root": "ro" in root_mount_options(pid),
+    }  # fmt: skip
+
+
 def root_mount_options(pid):
     """Mount options of the process's root filesystem (from its mountinfo)."""
     for line in Path(f"/proc/{pid}/mountinfo").read_text().splitlines():
@@ -482,8 +514,7 @@ class Container:
         return int(podman("inspect", "-f", "{{.State.Pid}}", self.name).stdout.strip())
 
     def logs(self):
-        p = podman("logs", self.name, check=False)
-        return p.stdout + p.stderr
+        return container_logs(self.name)
 
     def running(self):
         return podman("inspect", "-f", "{{.State.Running}}", self.name, check=False).stdout.strip() == "true"
@@ -496,6 +527,11 @@ class Container:
 
     def __exit__(self, *exc):
         self.remove()
+
+
+def container_logs(name):
+    p = podman("logs", name, check=False)
+    return p.stdout + p.stderr
 
 
 def wait_listening(port, what, container=None, timeout=30):

@@ -107,25 +107,11 @@ class Run(unittest.TestCase):
         ) as c:
             support.wait_listening(web_port, "the exporter", c)
 
-            def both_up():
-                text = support.metrics(web_port)
-                up = [support.sample(text, "ftp_up", mode=m, target="local") for m in ("passive", "active")]
-                return text if up == [1.0, 1.0] else None
-
-            try:
-                text = support.wait_for("ftp_up 1 in both modes", both_up, timeout=60)
-            except AssertionError as e:
-                raise AssertionError(f"{e}\n--- exporter ---\n{c.logs()}") from None
+            text = support.wait_both_up(web_port, "local", 60, lambda: f"\n--- exporter ---\n{c.logs()}")
             self.assertNotIn(password, text)
             self.assertNotIn(password, c.logs())
             self.assertEqual(support.sample(text, "ftp_exporter_targets"), 1.0)
-            status = support.proc_status(c.pid())
-            self.assertEqual(status["Uid"], ["65532"] * 4)
-            self.assertEqual(status["Gid"], ["65532"] * 4)
-            for cap in ("CapEff", "CapPrm", "CapBnd"):
-                self.assertEqual(int(status[cap][0], 16), 0, cap)
-            self.assertEqual(status["NoNewPrivs"], ["1"])
-            self.assertIn("ro", support.root_mount_options(c.pid()))
+            self.assertEqual(support.process_security(c.pid()), support.HARDENED)
 
 
 def materialize(objs, root):

@@ -66,20 +66,9 @@ class SidecarPod(unittest.TestCase):
             ftp = f"{pod}-ftp-server"
 
             def logs():
-                return "".join(
-                    f"\n--- {c} ---\n" + support.podman("logs", c, check=False).stdout + support.podman("logs", c, check=False).stderr
-                    for c in (ftp, exporter)
-                )
+                return "".join(f"\n--- {c} ---\n{support.container_logs(c)}" for c in (ftp, exporter))
 
-            def both_up():
-                text = support.metrics(web_port)
-                up = [support.sample(text, "ftp_up", mode=m, target="ftp-server") for m in ("passive", "active")]
-                return text if up == [1.0, 1.0] else None
-
-            try:
-                text = support.wait_for("ftp_up 1 for 127.0.0.1 in both modes", both_up, timeout=90)
-            except AssertionError as e:
-                raise AssertionError(f"{e}{logs()}") from None
+            text = support.wait_both_up(web_port, "ftp-server", 90, logs)
             info = [l for l in text.splitlines() if l.startswith("ftp_target_info{")]
             self.assertEqual(len(info), 1, info)
             self.assertIn(f'address="127.0.0.1:{ftp_port}"', info[0])
@@ -87,11 +76,7 @@ class SidecarPod(unittest.TestCase):
 
             # The sidecar runs as the chart says, whatever the FTP server does.
             pid = int(support.podman("inspect", "-f", "{{.State.Pid}}", exporter).stdout)
-            status = support.proc_status(pid)
-            self.assertEqual(status["Uid"], ["65532"] * 4)
-            self.assertEqual(int(status["CapEff"][0], 16), 0)
-            self.assertEqual(status["NoNewPrivs"], ["1"])
-            self.assertIn("ro", support.root_mount_options(pid))
+            self.assertEqual(support.process_security(pid), support.HARDENED)
             ftp_pid = int(support.podman("inspect", "-f", "{{.State.Pid}}", ftp).stdout)
             self.assertEqual(support.proc_status(ftp_pid)["Uid"][0], "0")
         left = support.podman("pod", "ps", "--filter", f"name={pod}", "--format", "{{.Name}}").stdout
