@@ -6,8 +6,9 @@ use std::fmt;
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
 
@@ -45,10 +46,26 @@ pub fn init(level: LogLevel, format: LogFormat) {
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         // No `target` (module path) key: events carry a `target` field (the FTP
-        // target's name) and JSON objects must not repeat a key.
-        LogFormat::Json => builder.json().flatten_event(true).with_target(false).try_init(),
-        LogFormat::Logfmt => builder.event_format(Logfmt).try_init(),
+        // target's name) and JSON objects must not repeat a key. A check's
+        // span (target, mode) comes as the `span` object.
+        LogFormat::Json => {
+            builder.json().flatten_event(true).with_target(false).with_current_span(true).try_init()
+        }
+        LogFormat::Logfmt => builder.fmt_fields(LogfmtFields).event_format(Logfmt).try_init(),
     };
+}
+
+/// Formats a span's fields as logfmt (` key=value`), so an event inside a
+/// check's span is written with that check's `target` and `mode`: every
+/// line the engine logs says which check it belongs to.
+pub struct LogfmtFields;
+
+impl<'writer> FormatFields<'writer> for LogfmtFields {
+    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'writer>, fields: R) -> fmt::Result {
+        let mut f = Fields { msg: String::new(), rest: String::new() };
+        fields.record(&mut f);
+        writer.write_str(&f.rest)
+    }
 }
 
 /// One logfmt line per event.
@@ -100,7 +117,7 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, _ctx: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &Event<'_>) -> fmt::Result {
         let mut fields = Fields { msg: String::new(), rest: String::new() };
         event.record(&mut fields);
         let level = match *event.metadata().level() {
@@ -116,13 +133,58 @@ where
         );
         value(&mut line, &fields.msg);
         line.push_str(&fields.rest);
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                if let Some(f) = span.extensions().get::<FormattedFields<N>>() {
+                    line.push_str(f);
+                }
+            }
+        }
         writeln!(w, "{line}")
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::value;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn events_inside_a_check_carry_its_target_and_mode() {
+        let buf = Buf::default();
+        let out = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || out.clone())
+            .fmt_fields(LogfmtFields)
+            .event_format(Logfmt)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("check", target = "partner drop", mode = "active");
+            let _in = span.enter();
+            tracing::warn!(phase = "data_connect", "data connection not opened");
+        });
+        let line = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            line.contains(
+                r#"msg="data connection not opened" phase=data_connect target="partner drop" mode=active"#
+            ),
+            "{line}"
+        );
+    }
 
     #[test]
     fn values_are_quoted_only_when_needed() {

@@ -6,8 +6,6 @@
 //! counter's family is named without `_total` in OpenMetrics, an info
 //! metric has its own type there, and OpenMetrics ends with `# EOF`.
 
-use std::io::Write as _;
-
 /// Which exposition format to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -173,9 +171,18 @@ pub fn write_f64(buf: &mut Vec<u8>, v: f64) {
         let mut b = itoa::Buffer::new();
         buf.extend_from_slice(b.format(v as i64).as_bytes());
     } else {
-        // Display of f64 is the shortest representation that round-trips.
-        let _ = write!(buf, "{v}");
+        // The shortest representation that reads back exactly (Ryū), what
+        // Prometheus' own Go client writes too (strconv 'g', -1).
+        let mut b = ryu::Buffer::new();
+        buf.extend_from_slice(b.format_finite(v).as_bytes());
     }
+}
+
+/// [`write_f64`] into a `String` (for values formatted once and reused).
+pub fn format_f64(v: f64) -> String {
+    let mut b = Vec::new();
+    write_f64(&mut b, v);
+    String::from_utf8(b).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -183,9 +190,7 @@ mod tests {
     use super::*;
 
     fn num(v: f64) -> String {
-        let mut b = Vec::new();
-        write_f64(&mut b, v);
-        String::from_utf8(b).unwrap()
+        format_f64(v)
     }
 
     #[test]

@@ -193,14 +193,21 @@ fn write_history(w: &mut Writer, rows: &[Row]) {
     }
     let mut f =
         Lazy::new("ftp_check_latency_seconds", Kind::Histogram, "Durations of all checks, in seconds.");
+    // Every target's histogram has the same bounds: their `le` strings are
+    // formatted once per scrape, not once per series.
+    let mut les: (Vec<f64>, Vec<String>) = (Vec::new(), Vec::new());
     for row in rows {
         for mode in Mode::ALL.iter().filter(|m| row.target.modes.contains(m)) {
             let Some(h) = &row.results.mode(*mode).latency else { continue };
-            for (le, n) in h.cumulative() {
+            if les.0 != h.bounds() {
+                les.0 = h.bounds().to_vec();
+                les.1 = h.cumulative().map(|(le, _)| super::exposition::format_f64(le)).collect();
+            }
+            for ((_, n), le) in h.cumulative().zip(&les.1) {
                 f.sample(w, "_bucket")
                     .label("mode", mode.as_str())
                     .label("target", &row.target.name)
-                    .label_f64("le", le)
+                    .label("le", le)
                     .value_u64(n);
             }
             f.sample(w, "_sum").label("mode", mode.as_str()).label("target", &row.target.name).value(h.sum());

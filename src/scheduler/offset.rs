@@ -18,21 +18,21 @@ pub fn first_run_offset(name: &str, interval: Duration) -> Duration {
     interval.mul_f64(fraction)
 }
 
-/// When the round after the one due at `due` is due: the first point
-/// after `due` of the target's stable grid (`epoch + offset + k × interval`),
-/// or `now` if that has passed already — a round that overran its interval
-/// delays the next one rather than queueing a burst of catch-up checks.
-pub fn next_due(epoch: Instant, name: &str, interval: Duration, due: Instant, now: Instant) -> Instant {
+/// When the next round is due, after a round that ended at `now`: the
+/// first point of the target's stable grid (`epoch + offset + k × interval`)
+/// after `now`. A round that overran its interval waits for the next slot
+/// rather than running again at once; and the first round (placed within
+/// seconds of start, not on the grid) is followed by the target's slot —
+/// the slots that passed while a big first round was paced by the
+/// concurrency limit are skipped, not caught up in one burst.
+pub fn next_due(epoch: Instant, name: &str, interval: Duration, now: Instant) -> Instant {
     let interval = interval.max(Duration::from_millis(1));
     let origin = epoch + first_run_offset(name, interval);
-    let next = if due < origin {
-        origin
-    } else {
-        let periods = (due - origin).as_nanos() / interval.as_nanos() + 1;
-        let periods = u32::try_from(periods).unwrap_or(u32::MAX);
-        origin + interval.saturating_mul(periods)
-    };
-    next.max(now)
+    if now < origin {
+        return origin;
+    }
+    let periods = (now - origin).as_nanos() / interval.as_nanos() + 1;
+    origin + interval.saturating_mul(u32::try_from(periods).unwrap_or(u32::MAX))
 }
 
 #[cfg(test)]
@@ -59,16 +59,17 @@ mod tests {
         let epoch = Instant::now();
         let i = Duration::from_secs(3600);
         let origin = epoch + first_run_offset("t", i);
-        // A first round early in the hour: the next is the target's slot in the hour.
+        // A first round early in the hour: the next is the target's slot.
         let first = epoch + Duration::from_secs(3);
-        let next = next_due(epoch, "t", i, first, first);
+        let next = next_due(epoch, "t", i, first);
         assert!(next == origin || next == origin + i, "{:?}", next - epoch);
         assert!(next > first);
         // On the grid, the next is one interval later.
-        assert_eq!(next_due(epoch, "t", i, origin, origin), origin + i);
-        assert_eq!(next_due(epoch, "t", i, origin + i, origin + i), origin + 2 * i);
-        // Overran: now.
+        let end = origin + Duration::from_secs(2);
+        assert_eq!(next_due(epoch, "t", i, end), origin + i);
+        assert_eq!(next_due(epoch, "t", i, origin + i), origin + 2 * i);
+        // Overran: the next free slot, not at once.
         let late = origin + 3 * i + Duration::from_secs(5);
-        assert_eq!(next_due(epoch, "t", i, origin + i, late), late);
+        assert_eq!(next_due(epoch, "t", i, late), origin + 4 * i);
     }
 }

@@ -38,7 +38,7 @@ pub(super) async fn run(shared: Arc<Shared>, entry: Arc<Entry>, due: Instant) {
         shared.store.record(&entry, outcome, Source::Schedule);
         mode_due = Instant::now();
     }
-    let at = next_due(shared.epoch, &entry.target.name, entry.target.interval, due, Instant::now());
+    let at = next_due(shared.epoch, &entry.target.name, entry.target.interval, Instant::now());
     let _ = shared.again.send(Due { at, entry });
 }
 
@@ -56,7 +56,13 @@ pub(super) async fn check(
     let _running = shared.store.exporter().check_started();
     let token = CancellationToken::new();
     let span = tracing::info_span!("check", target = %entry.target.name, mode = %plan.mode);
-    let fut = (shared.check)(plan, token.clone()).instrument(span);
+    let run = (shared.check)(plan, token.clone());
+    let fut = async move {
+        let outcome = run.await;
+        tracing::debug!(result = %outcome.summary(), "check finished");
+        outcome
+    }
+    .instrument(span);
     tokio::pin!(fut);
     let never = CancellationToken::new();
     let extra = extra.unwrap_or(&never);

@@ -78,12 +78,22 @@ pub async fn start_app(config: &Path) -> App {
 
 /// One HTTP/1.1 request on a fresh connection; returns status and body.
 pub async fn request(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
+    send(addr, method, path, "").await
+}
+
+/// A GET with extra header lines (each ending in `\r\n`).
+pub async fn request_with(addr: SocketAddr, path: &str, headers: &str) -> (u16, String) {
+    send(addr, "GET", path, headers).await
+}
+
+async fn send(addr: SocketAddr, method: &str, path: &str, headers: &str) -> (u16, String) {
     let mut s = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
         .await
         .expect("connect timed out")
         .unwrap();
-    let req =
-        format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: 0\r\n{headers}\r\n"
+    );
     s.write_all(req.as_bytes()).await.unwrap();
     let mut buf = Vec::new();
     tokio::time::timeout(Duration::from_secs(60), s.read_to_end(&mut buf))
