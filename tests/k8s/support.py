@@ -6,6 +6,7 @@ Every tool is required: a missing one fails the run with the command that
 installs it (ci/install-deps.sh), never skips.
 """
 
+import atexit
 import base64
 import copy
 import functools
@@ -86,11 +87,18 @@ def values_file(path):
     return yaml.safe_load(Path(path).read_text()) or {}
 
 
+def temp_dir(prefix):
+    """A temporary directory removed when the test run ends."""
+    d = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, d, True)
+    return d
+
+
 @functools.lru_cache(maxsize=1)
 def example_chart():
     """The example chart with its dependency resolved, in a temporary copy
     (helm dependency update writes charts/ and Chart.lock)."""
-    root = Path(tempfile.mkdtemp(prefix="ftp-exporter-helm-"))
+    root = temp_dir("ftp-exporter-helm-")
     shutil.copytree(REPO / "helm", root / "helm", ignore=shutil.ignore_patterns("charts", "Chart.lock"))
     chart = root / "helm" / "examples" / EXAMPLE.name
     hp.dependency_update(str(chart))
@@ -99,7 +107,7 @@ def example_chart():
 
 def with_chart_version(version):
     """A copy of the chart whose Chart.yaml says `version`."""
-    root = Path(tempfile.mkdtemp(prefix="ftp-exporter-bump-")) / "ftp-exporter"
+    root = temp_dir("ftp-exporter-bump-") / "ftp-exporter"
     shutil.copytree(CHART, root)
     meta = (root / "Chart.yaml").read_text()
     bumped = re.sub(r"(?m)^version: .*$", f"version: {version}", meta)

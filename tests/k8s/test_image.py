@@ -39,7 +39,7 @@ def tearDownModule():
 
 
 def world_readable_dir():
-    d = Path(tempfile.mkdtemp(prefix="ftp-exporter-image-"))
+    d = support.temp_dir("ftp-exporter-image-")
     d.chmod(0o755)
     return d
 
