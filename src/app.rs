@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::check::{self, CheckEnv, CheckPlan, Mode};
-use crate::config::Config;
+use crate::config::{Config, LOAD_TIMEOUT};
 use crate::http::{self, Backend, BoxFuture, HttpState, Limits, Probed, WebConfig};
 use crate::metrics::Collector;
 use crate::scheduler::{CheckFn, ProbeRefused, Scheduler};
@@ -62,35 +62,14 @@ impl AppOptions {
     }
 }
 
-/// The real check: what production runs.
+/// The real check: what production runs. A cancelled check stops its
+/// phase, deletes a probe file it owes and says QUIT (within 1 s) before
+/// its outcome, which the caller discards, is returned.
 pub fn real_check(env: CheckEnv) -> CheckFn {
     Arc::new(move |plan: CheckPlan, cancel: CancellationToken| {
         let env = env.clone();
-        Box::pin(async move {
-            let mode = plan.mode;
-            let started = tokio::time::Instant::now();
-            tokio::select! {
-                o = check::run(&plan, &env) => o,
-                _ = cancel.cancelled() => cancelled(mode, started.elapsed()),
-            }
-        })
+        Box::pin(async move { check::run_cancellable(&plan, &env, cancel).await })
     })
-}
-
-/// The outcome of a check cut short; its caller discards it.
-fn cancelled(mode: Mode, duration: Duration) -> check::Outcome {
-    check::Outcome {
-        mode,
-        finished_at: std::time::SystemTime::now(),
-        duration,
-        phases: Vec::new(),
-        failure: Some(check::Failure::new(check::Phase::Connect, check::Reason::Timeout, "", "cancelled")),
-        bytes: Vec::new(),
-        passive_address_mismatch: None,
-        passive_advertised: None,
-        tls: None,
-        transcript: check::Transcript::new(),
-    }
 }
 
 struct Inner {
@@ -128,7 +107,8 @@ impl App {
     /// Loads the configuration (an invalid one is an error: nothing starts),
     /// starts the scheduler and serves HTTP.
     pub async fn start(opts: AppOptions) -> Result<App, String> {
-        let config = Config::load(&opts.config_file).map_err(|e| e.to_string())?;
+        let config =
+            Config::load_off_runtime(&opts.config_file, LOAD_TIMEOUT).await.map_err(|e| e.to_string())?;
         let store = Store::new(opts.store, crate::store::diagnose);
         let env = CheckEnv::default();
         let check = opts.check.unwrap_or_else(|| real_check(env.clone()));
@@ -216,7 +196,7 @@ impl Inner {
 
     async fn reload(&self) -> Result<(), String> {
         let _one_at_a_time = self.reloading.lock().await;
-        match Config::load(&self.config_file) {
+        match Config::load_off_runtime(&self.config_file, LOAD_TIMEOUT).await {
             Ok(config) => {
                 self.install(config);
                 Ok(())

@@ -19,5 +19,6 @@ pub mod metrics;
 pub mod scheduler;
 pub mod secret;
 pub mod shard;
+pub mod small_file;
 pub mod status;
 pub mod store;

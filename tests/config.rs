@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use ftp_exporter::check::{
-    ActiveOptions, CheckPlan, Mode, PassiveOptions, RetrieveSpec, StoreSpec, TlsMode, TlsOptions, Toggle,
+    ActiveOptions, CheckPlan, IpProtocol, Mode, PassiveOptions, RetrieveSpec, StoreSpec, TlsMode, TlsOptions,
+    Toggle,
 };
 use ftp_exporter::config::{Config, ConfigError};
 use ftp_exporter::secret::Secret;
@@ -171,7 +172,7 @@ fn invalid_files_name_file_line_and_key() {
         ),
         (
             "targets:\n  - name: a\n    address: h\n    username: u\n    password_file: /dev/zero\n",
-            "bad.yml:5: targets[0].password_file: cannot read /dev/zero: larger than 64KiB, not a password file".into(),
+            "bad.yml:5: targets[0].password_file: cannot read /dev/zero: not a regular file (a device)".into(),
         ),
         ("targets:\n  - ftp.example.com\n", r#"bad.yml:2: targets[0]: invalid type: string "ftp.example.com", expected a mapping"#.into()),
         (
@@ -217,8 +218,16 @@ fn invalid_files_name_file_line_and_key() {
             "bad.yml:5: targets[0].check.list: must not contain line breaks or NUL (it is sent in an FTP command)".into(),
         ),
         (
-            "targets:\n  - name: a\n    address: h\n    check:\n      store: { bytes: 10 }\n",
-            "bad.yml:5: targets[0].check.store: missing field `path`".into(),
+            "targets:\n  - name: a\n    address: h\n    check:\n      store: { path: \"\", bytes: 10 }\n",
+            "bad.yml:5: targets[0].check.store.path: must not be empty".into(),
+        ),
+        (
+            "targets:\n  - name: a\n    address: h\n    ip_protocol: ipv5\n",
+            r#"bad.yml:4: targets[0].ip_protocol: unknown ip_protocol "ipv5", expected auto, ipv4 or ipv6"#.into(),
+        ),
+        (
+            "defaults:\n  ip_protocol: ipv6\ntargets:\n  - name: a\n    address: 192.0.2.1\n",
+            r#"bad.yml:2: defaults.ip_protocol: ip_protocol ipv6 contradicts the address 192.0.2.1 (for targets[0] "a")"#.into(),
         ),
         (
             "defaults:\n  interval: 500000000000y\ntargets:\n  - name: a\n    address: h\n",
@@ -445,6 +454,7 @@ fn plans_carry_every_setting_for_both_modes() {
         let want = CheckPlan {
             host: "::1".into(),
             port: 2121,
+            ip_protocol: IpProtocol::Auto,
             username: "monitor".into(),
             password: Secret::new("s3cr3t-env"),
             account: None,
@@ -575,6 +585,7 @@ fn the_example_file_loads_and_documents_every_key() {
         "port_range:",
         "eprt:",
         "labels:",
+        "ip_protocol:",
         "metrics:",
         "duration_buckets:",
     ];
@@ -613,7 +624,13 @@ fn an_inline_password_warns_once_per_target_without_the_value() {
         - { name: b, address: h }\n\
         - { name: c, address: h, password_env: CFG_TEST_PW }\n\
         - { name: d, address: h, tls_server_name: ftp.example.com }\n";
-    let c = tracing::subscriber::with_default(sub, || parse(text)).unwrap();
+    // Another test thread may hit the warning's callsite first, with no
+    // subscriber, and cache "never" for it: recompute under ours.
+    let c = tracing::subscriber::with_default(sub, || {
+        tracing::callsite::rebuild_interest_cache();
+        parse(text)
+    })
+    .unwrap();
     assert_eq!(c.targets[1].password.expose(), "inline-secret-7");
     let out = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     let warned: Vec<&str> =
@@ -622,4 +639,67 @@ fn an_inline_password_warns_once_per_target_without_the_value() {
     assert!(warned[0].contains("ftp_target=\"a\"") && warned[0].contains("key=defaults.password"), "{out}");
     assert!(out.contains("tls_* settings have no effect with `tls: none` key=targets[3]"), "{out}");
     assert!(!out.contains("inline-secret-7") && !out.contains("s3cr3t-env"), "{out}");
+}
+
+#[test]
+fn store_path_defaults_to_one_per_exporter_host() {
+    let text = "targets:\n  - name: a\n    address: h\n    check:\n      store: {}\n  - name: b\n    \
+                address: h\n    check:\n      store: { path: \"/in/{hostname}/probe-{hostname}.tmp\" }\n";
+    let c = Config::parse_as(text, Path::new("h.yml"), "pod-7").unwrap();
+    let path = |i: usize| c.targets[i].check.store.as_ref().unwrap().path.clone();
+    assert_eq!(path(0), "ftp_exporter_pod-7.tmp", "default: the login directory, this host's name");
+    assert_eq!(path(1), "/in/pod-7/probe-pod-7.tmp", "substituted at load, so messages show the real path");
+    let this = ok(text);
+    let host = ftp_exporter::config::hostname::this_host();
+    assert_eq!(this.targets[0].check.store.as_ref().unwrap().path, format!("ftp_exporter_{host}.tmp"));
+}
+
+/// Refused from their metadata, before anything opens them (a FIFO would
+/// block the load; a huge file would be read whole), naming file, line, key.
+#[test]
+fn oversized_or_special_secret_and_ca_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.pw");
+    std::fs::write(&big, vec![b'x'; 64 * 1024 + 1]).unwrap();
+    let fifo = dir.path().join("ca.fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let source = dir.path().join("c.yml");
+    let text = format!(
+        "targets:\n  - name: a\n    address: h\n    username: u\n    password_file: {}\n",
+        big.display()
+    );
+    let e = Config::parse(&text, &source).unwrap_err().to_string();
+    let want = format!(
+        "c.yml:5: targets[0].password_file: cannot read {}: 65537 bytes, larger than the 64KiB allowed",
+        big.display()
+    );
+    assert!(e.ends_with(&want), "{e}");
+    let text = format!(
+        "targets:\n  - name: a\n    address: h\n    tls: explicit\n    tls_ca_file: {}\n",
+        fifo.display()
+    );
+    let e = Config::parse(&text, &source).unwrap_err().to_string();
+    assert!(
+        e.ends_with(&format!(
+            "c.yml:5: targets[0].tls_ca_file: cannot read {}: not a regular file (a FIFO)",
+            fifo.display()
+        )),
+        "{e}"
+    );
+    // The config file itself, too.
+    let e = Config::load(&fifo).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!("{}: cannot read the configuration file: not a regular file (a FIFO)", fifo.display())
+    );
+}
+
+#[test]
+fn ip_protocol_is_inherited_from_defaults_and_reaches_the_plan() {
+    let text = "defaults:\n  ip_protocol: ipv4\ntargets:\n  - name: a\n    address: h\n  - name: b\n    \
+                address: h\n    ip_protocol: auto\n  - name: c\n    address: \"[::1]\"\n    ip_protocol: ipv6\n";
+    let c = ok(text);
+    let got: Vec<IpProtocol> = c.targets.iter().map(|t| t.plan(Mode::Active).ip_protocol).collect();
+    assert_eq!(got, [IpProtocol::Ipv4, IpProtocol::Auto, IpProtocol::Ipv6]);
+    assert_eq!(ok("targets:\n  - name: a\n    address: h\n").targets[0].ip_protocol, IpProtocol::Auto);
 }

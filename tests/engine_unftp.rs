@@ -184,3 +184,37 @@ async fn active_port_range_exhausted_is_io_error_at_data_setup() {
     // The session was still ended politely.
     assert!(o.transcript.to_string().contains("> QUIT"), "{}", o.transcript);
 }
+
+/// Two exporters (an HA pair: one config, two host names) storing at the
+/// same time against one server: the default `store.path` holds
+/// `{hostname}`, so their probe files differ and neither reads back the
+/// other's bytes (a false `content_mismatch` when they shared one name).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_exporters_storing_concurrently_both_stay_up() {
+    let (srv, dir) = server().await;
+    let text = format!(
+        "targets:\n  - name: shared\n    address: 127.0.0.1:{}\n    username: monitor\n    \
+         password: s3cret-pw\n    modes: [passive]\n    check:\n      store: {{ bytes: 1MiB }}\n",
+        srv.addr().port()
+    );
+    let source = std::path::Path::new("ha.yml");
+    let plans: Vec<CheckPlan> = ["replica-a", "replica-b"]
+        .iter()
+        .map(|host| {
+            let config = ftp_exporter::config::Config::parse_as(&text, source, host).unwrap();
+            config.targets[0].plan(Mode::Passive)
+        })
+        .collect();
+    let paths: Vec<&str> = plans.iter().map(|p| p.store.as_ref().unwrap().path.as_str()).collect();
+    assert_eq!(paths, ["ftp_exporter_replica-a.tmp", "ftp_exporter_replica-b.tmp"]);
+    for round in 0..5 {
+        let env = CheckEnv::default();
+        let (a, b) = tokio::join!(run(&plans[0], &env), run(&plans[1], &env));
+        for o in [a, b] {
+            assert_eq!(o.failure, None, "round {round}:\n{}", o.transcript);
+            assert_eq!(o.bytes(Operation::Store), Some(1 << 20));
+        }
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(left.iter().all(|n| !n.to_string_lossy().starts_with("ftp_exporter_")), "left behind: {left:?}");
+}

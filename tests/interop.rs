@@ -259,8 +259,8 @@ async fn pasv_address_mismatch_is_flagged_diagnosed_and_the_check_still_succeeds
     on_every_server(|kind| async move {
         let other = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
         let srv = start(kind, ServerOptions { pasv_address: Some(other), ..Default::default() }).await;
-        // The default epsv: auto uses EPSV for data and one PASV to learn
-        // the advertised address (only 227 carries one, RFC 2428 §3).
+        // The default epsv: auto uses PASV on IPv4: only 227 carries the
+        // advertised address (RFC 2428 §3).
         let p = full_plan(&srv, Mode::Passive);
         let o = run(&p, &CheckEnv::default()).await;
         assert_eq!(o.failure, None, "{}", describe(&srv, &o));

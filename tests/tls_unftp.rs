@@ -151,3 +151,25 @@ async fn tls12_cap_is_honoured() {
     assert_eq!(o.failure, None, "{}", o.transcript);
     assert_eq!(o.tls.unwrap().version, "TLSv1.2");
 }
+
+/// The session record of an FTPS check: the tls span sits between banner
+/// and login, and each data connection notes that its TLS session resumed.
+#[tokio::test]
+async fn ftps_session_record() {
+    let f = ftps_server(false).await;
+    for mode in [Mode::Passive, Mode::Active] {
+        let mut p = plan(&f, mode);
+        p.list = Some("/".into());
+        let o = run_ftps(&p).await;
+        assert_eq!(o.failure, None, "{mode}:\n{}", o.transcript);
+        let order: Vec<Phase> = o.record.spans.iter().map(|s| s.phase).take(4).collect();
+        assert_eq!(order, [Phase::Connect, Phase::Banner, Phase::Tls, Phase::Login]);
+        let [d] = &o.record.data[..] else { panic!("{:?}", o.record.data) };
+        assert_eq!(d.tls_resumed, Some(true), "{mode}: {d:?}");
+        assert!(d.opened.is_some() && d.closed.is_some() && d.failure.is_none(), "{d:?}");
+        let expected = if mode == Mode::Passive { "PASV" } else { "PORT" };
+        assert_eq!(d.setup.map(|s| s.as_str()), Some(expected), "{mode}: {d:?}\n{}", o.transcript);
+        let tls = o.record.spans_of(Phase::Tls).next().expect("a tls span");
+        assert!(tls.end > tls.start, "{tls:?}");
+    }
+}

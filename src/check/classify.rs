@@ -17,7 +17,9 @@ pub fn classify(phase: Phase, err: &Error) -> Failure {
         Error::Dns { .. } => Reason::DnsError,
         Error::Timeout => Reason::Timeout,
         Error::Io(e) => io_reason(e),
-        Error::Local(_) => Reason::IoError,
+        // Stopped from this side (reload, shutdown): a local event, and the
+        // caller discards the outcome anyway.
+        Error::Local(_) | Error::Cancelled => Reason::IoError,
         Error::Closed => Reason::ConnectionClosed,
         Error::Reply(ReplyError::LineTooLong | ReplyError::TooLong | ReplyError::NotFtp(_)) => {
             Reason::ProtocolError

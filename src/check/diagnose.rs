@@ -169,7 +169,10 @@ mod tests {
             passive_address_mismatch: None,
             passive_advertised: None,
             tls: None,
+            control_peer: None,
+            control_local: None,
             transcript: Transcript::new(),
+            record: Default::default(),
         }
     }
 

@@ -113,6 +113,16 @@ label_enum! {
 }
 
 label_enum! {
+    /// Which address families a check may connect over (SPEC §4 `ip_protocol`).
+    IpProtocol {
+        /// Every resolved address, IPv6 first, raced (Happy Eyeballs, RFC 8305).
+        Auto => "auto",
+        Ipv4 => "ipv4",
+        Ipv6 => "ipv6",
+    }
+}
+
+label_enum! {
     /// How the control connection is protected (SPEC §4 `tls`).
     TlsMode {
         None => "none",

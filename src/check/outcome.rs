@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::labels::{Mode, Operation, Phase, Reason};
+use super::record::SessionRecord;
 use crate::ftp::transcript::Transcript;
 
 /// Where a check failed, why, and the FTP reply code that made it fail.
@@ -54,12 +55,32 @@ pub struct Outcome {
     /// The address 227 advertised, when it was parsed.
     pub passive_advertised: Option<std::net::SocketAddr>,
     pub tls: Option<TlsInfo>,
+    /// The control connection's peer: the address that won the connect
+    /// (its family is `ftp_ip_protocol`); `None` when no connection was made.
+    pub control_peer: Option<std::net::SocketAddr>,
+    /// The control connection's local address.
+    pub control_local: Option<std::net::SocketAddr>,
     pub transcript: Transcript,
+    /// Phase spans and data connections in fields, for diagrams; kept and
+    /// dropped with the transcript ([`Outcome::forget_details`]).
+    pub record: SessionRecord,
 }
 
 impl Outcome {
     pub fn success(&self) -> bool {
         self.failure.is_none()
+    }
+
+    /// 4 or 6: the address family of the control connection (`ftp_ip_protocol`).
+    pub fn ip_protocol(&self) -> Option<u8> {
+        self.control_peer.map(|a| if crate::ftp::data::canonical(a.ip()).is_ipv4() { 4 } else { 6 })
+    }
+
+    /// Drops the transcript and the session record, keeping the figures: a
+    /// store keeps details only for failing checks and the last few successes.
+    pub fn forget_details(&mut self) {
+        self.transcript = Transcript::default();
+        self.record = SessionRecord::default();
     }
 
     pub fn phase(&self, phase: Phase) -> Option<Duration> {

@@ -6,7 +6,7 @@ use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::labels::{Mode, TlsMode};
+use super::labels::{IpProtocol, Mode, TlsMode};
 use crate::secret::Secret;
 
 /// One check: one session against one target in one mode.
@@ -15,6 +15,8 @@ pub struct CheckPlan {
     /// Host name or IP literal (without brackets).
     pub host: String,
     pub port: u16,
+    /// The address families to connect over.
+    pub ip_protocol: IpProtocol,
     pub username: String,
     pub password: Secret,
     /// Sent with ACCT when the server asks for it (332); `None` makes 332 an auth failure.
@@ -39,6 +41,7 @@ impl CheckPlan {
         CheckPlan {
             host: host.into(),
             port,
+            ip_protocol: IpProtocol::Auto,
             username: "anonymous".into(),
             password: Secret::new("ftp_exporter@"),
             account: None,

@@ -11,12 +11,15 @@ use std::time::{Duration, SystemTime};
 
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
+use tokio_util::sync::CancellationToken;
 
 use super::classify::classify;
-use super::labels::{Operation, Phase, TlsMode};
+use super::happy_eyeballs;
+use super::labels::{IpProtocol, Operation, Phase, TlsMode};
 use super::outcome::{Failure, Outcome, TlsInfo};
 use super::plan::CheckPlan;
-use super::resolve::CheckEnv;
+use super::record::SessionRecord;
+use super::resolve::{CheckEnv, LookupError};
 use crate::ftp::tls::{self, TlsClient};
 use crate::ftp::{Control, Error, Reply, Result, Stream, Transcript};
 
@@ -24,11 +27,32 @@ use crate::ftp::{Control, Error, Reply, Result, Stream, Transcript};
 /// Also how long a failed upload waits for the server to say why.
 pub(super) const QUIT_GRACE: Duration = Duration::from_millis(500);
 
+/// How long clean-up after a failure may take beyond the check's deadline
+/// when something is owed to the server (a DELE of our probe file) or the
+/// check was cancelled: one [`QUIT_GRACE`] for the DELE, one for the QUIT.
+const CLEANUP: Duration = Duration::from_millis(2 * QUIT_GRACE.as_millis() as u64);
+
 /// Runs one check. Never panics on anything the server does, and returns
-/// by `plan.timeout` (plus the time to close sockets).
+/// by `plan.timeout` (plus the time to close sockets, and at most
+/// [`CLEANUP`] to delete a probe file after a failure).
 pub async fn run(plan: &CheckPlan, env: &CheckEnv) -> Outcome {
+    run_cancellable(plan, env, CancellationToken::new()).await
+}
+
+/// As [`run`], but `cancel` stops the check (a reload or shutdown): the
+/// running phase is abandoned, the probe file is deleted if one is owed,
+/// QUIT is sent, each within [`QUIT_GRACE`] (at most [`CLEANUP`] in all),
+/// and an outcome failed with [`Error::Cancelled`] (`io_error`, "cancelled:
+/// …") is returned for the caller to discard.
+pub async fn run_cancellable(plan: &CheckPlan, env: &CheckEnv, cancel: CancellationToken) -> Outcome {
     let mut s = Session::new(plan, env);
-    let result = s.walk().await;
+    let result = tokio::select! {
+        // Cancel-safe where it matters: the control connection keeps what
+        // it read (Control::read_reply), and a dropped data connection is
+        // only closed.
+        r = s.walk() => r,
+        () = cancel.cancelled() => Err(Error::Cancelled),
+    };
     s.finish(result).await
 }
 
@@ -53,9 +77,11 @@ pub(super) struct Session<'a> {
     /// The control connection's peer and local address.
     pub(super) peer: Option<SocketAddr>,
     pub(super) local: Option<SocketAddr>,
-    pub(super) feat_epsv: Option<bool>,
-    /// The address-learning PASV of `epsv: auto` was sent (once per session).
-    pub(super) pasv_probed: bool,
+    /// Phase spans and data connections, for diagrams.
+    pub(super) record: SessionRecord,
+    /// The probe file the server accepted a STOR for and that `delete`
+    /// wants gone: cleared when its DELE is sent, else sent by `finish`.
+    pub(super) pending_dele: Option<String>,
 }
 
 impl<'a> Session<'a> {
@@ -86,14 +112,18 @@ impl<'a> Session<'a> {
             control: None,
             peer: None,
             local: None,
-            feat_epsv: None,
-            pasv_probed: false,
+            record: SessionRecord::default(),
+            pending_dele: None,
         }
     }
 
     /// Closes the running phase (adding its time) and starts `next`.
     /// Data phases recur per operation; their times are summed.
+    /// Entering the phase already running continues it (one span).
     pub(super) fn enter(&mut self, next: Phase) {
+        if self.in_phase && next == self.phase {
+            return;
+        }
         self.close_phase();
         self.phase = next;
         self.in_phase = true;
@@ -102,14 +132,21 @@ impl<'a> Session<'a> {
     fn close_phase(&mut self) {
         let now = Instant::now();
         let spent = now - self.phase_started;
+        let start = self.phase_started - self.started;
         self.phase_started = now;
         if !self.in_phase {
             return;
         }
+        self.record.span(self.phase, start, now - self.started);
         match self.phases.iter_mut().find(|(p, _)| *p == self.phase) {
             Some((_, d)) => *d += spent,
             None => self.phases.push((self.phase, spent)),
         }
+    }
+
+    /// Time since the check started: the offset of transcript lines and record entries.
+    pub(super) fn offset(&self) -> Duration {
+        self.started.elapsed()
     }
 
     pub(super) fn note(&mut self, text: &str) {
@@ -165,10 +202,13 @@ impl<'a> Session<'a> {
         self.quit().await
     }
 
+    /// Resolves the host (IP literals skip the resolver) and connects to
+    /// the addresses `ip_protocol` allows, Happy-Eyeballs style (RFC 8305).
     async fn connect(&mut self) -> Result<TcpStream> {
         let host = self.plan.host.as_str();
         let port = self.plan.port;
-        let addrs = match host.parse::<IpAddr>() {
+        let protocol = self.plan.ip_protocol;
+        let resolved = match host.parse::<IpAddr>() {
             Ok(ip) => vec![SocketAddr::new(ip, port)],
             Err(_) => {
                 self.enter(Phase::Resolve);
@@ -178,33 +218,51 @@ impl<'a> Session<'a> {
                     Ok(Err(e)) => return Err(Error::Dns { host: host.into(), message: e.to_string() }),
                     Ok(Ok(a)) => a,
                 };
-                if addrs.is_empty() {
-                    return Err(Error::Dns { host: host.into(), message: "no addresses".into() });
-                }
                 let list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
                 self.note(&format!("resolved {host} to {}", list.join(", ")));
+                if addrs.is_empty() {
+                    let message = LookupError::NotFound("no addresses".into()).to_string();
+                    return Err(Error::Dns { host: host.into(), message });
+                }
                 addrs
             }
         };
-        self.enter(Phase::Connect);
-        let mut last = Error::Timeout;
-        for addr in addrs {
-            match timeout_at(self.deadline, TcpStream::connect(addr)).await {
-                Err(_) => return Err(Error::Timeout),
-                Ok(Ok(tcp)) => {
-                    let _ = tcp.set_nodelay(true);
-                    self.peer = tcp.peer_addr().ok();
-                    self.local = tcp.local_addr().ok();
-                    self.note(&format!("connected to {addr} from {}", fmt_opt(self.local)));
-                    return Ok(tcp);
-                }
-                Ok(Err(e)) => {
-                    self.note(&format!("connect to {addr}: {e}"));
-                    last = Error::Io(e);
-                }
-            }
+        let addrs = happy_eyeballs::order(&resolved, protocol);
+        if addrs.is_empty() {
+            let family = if protocol == IpProtocol::Ipv4 { "IPv4" } else { "IPv6" };
+            let message = format!("no {family} address (ip_protocol: {protocol})");
+            return Err(Error::Dns { host: host.into(), message });
         }
-        Err(last)
+        self.enter(Phase::Connect);
+        let count = addrs.len();
+        let mut tried = 0;
+        let raced = happy_eyeballs::race(
+            &addrs,
+            happy_eyeballs::ATTEMPT_DELAY,
+            self.deadline,
+            TcpStream::connect,
+            |event| match event {
+                happy_eyeballs::Event::Started(addr) => {
+                    tried += 1;
+                    if count > 1 {
+                        self.note(&format!("connecting to {addr} (address {tried} of {count})"));
+                    }
+                }
+                happy_eyeballs::Event::Failed(addr, e) => self.note(&format!("connect to {addr}: {e}")),
+            },
+        )
+        .await;
+        match raced {
+            Ok((addr, tcp)) => {
+                let _ = tcp.set_nodelay(true);
+                self.peer = tcp.peer_addr().ok();
+                self.local = tcp.local_addr().ok();
+                self.note(&format!("connected to {addr} from {}", fmt_opt(self.local)));
+                Ok(tcp)
+            }
+            Err(happy_eyeballs::RaceError::Timeout) => Err(Error::Timeout),
+            Err(happy_eyeballs::RaceError::Failed(e)) => Err(Error::Io(e)),
+        }
     }
 
     async fn banner(&mut self) -> Result<()> {
@@ -316,13 +374,10 @@ impl<'a> Session<'a> {
     async fn finish(mut self, result: Result<()>) -> Outcome {
         self.close_phase();
         let duration = self.started.elapsed();
+        let cancelled = matches!(result, Err(Error::Cancelled));
         let failure = result.err().map(|e| self.failed(e));
-        if failure.is_some() && Instant::now() < self.deadline {
-            if let Some(control) = self.control.as_mut() {
-                if control.send("QUIT").await.is_ok() {
-                    let _ = control.read_reply_within(QUIT_GRACE).await;
-                }
-            }
+        if failure.is_some() {
+            self.clean_up(cancelled).await;
         }
         if let Some(tls) = self.tls.as_ref() {
             let info = self.tls_info.get_or_insert_with(TlsInfo::default);
@@ -334,6 +389,7 @@ impl<'a> Session<'a> {
         };
         // The outcome is kept for the status page: it needs no copy of the password.
         transcript.forget_secrets();
+        self.record.settle(self.started.elapsed());
         Outcome {
             mode: self.plan.mode,
             finished_at: SystemTime::now(),
@@ -344,7 +400,52 @@ impl<'a> Session<'a> {
             passive_address_mismatch: self.mismatch,
             passive_advertised: self.advertised,
             tls: self.tls_info,
+            control_peer: self.peer,
+            control_local: self.local,
             transcript,
+            record: self.record,
+        }
+    }
+
+    /// After a failure: DELE the probe file if one is owed, then QUIT, each
+    /// bounded by [`QUIT_GRACE`]. Normally within the check's deadline (no
+    /// QUIT once it passed); a cancelled check, or one that owes a DELE,
+    /// gets [`CLEANUP`] from now whatever the deadline, because leaving a
+    /// file on the partner's server or a session open is worse than a late end.
+    async fn clean_up(&mut self, cancelled: bool) {
+        let pending = self.pending_dele.take();
+        let now = Instant::now();
+        let until = if cancelled || pending.is_some() { now + CLEANUP } else { self.deadline };
+        if now >= until {
+            return;
+        }
+        let Some(control) = self.control.as_mut() else { return };
+        control.set_deadline(until);
+        if let Some(path) = pending {
+            if control.send(&format!("DELE {path}")).await.is_err() {
+                return;
+            }
+            // Replies still due for an abandoned transfer (150, 226, 426)
+            // come first; DELE's own is the first reply that is none of those.
+            let grace = Instant::now() + QUIT_GRACE;
+            loop {
+                let left = grace.saturating_duration_since(Instant::now());
+                match control.read_reply_within(left).await {
+                    Some(r) if matches!(r.code, 125 | 150 | 225 | 226 | 425 | 426 | 451) => continue,
+                    Some(r) if matches!(r.code, 200 | 250) => {
+                        control.note("probe file deleted after the failure");
+                        break;
+                    }
+                    Some(r) => {
+                        control.note(&format!("DELE after the failure refused ({})", r.code));
+                        break;
+                    }
+                    None => break,
+                }
+            }
+        }
+        if control.send("QUIT").await.is_ok() {
+            let _ = control.read_reply_within(QUIT_GRACE).await;
         }
     }
 
@@ -359,7 +460,11 @@ impl<'a> Session<'a> {
         self.note(&format!("FAILED phase={} reason={} code={} {}", f.phase, f.reason, f.code, f.message));
         // After a protocol violation or a closed connection the control
         // channel is not worth a QUIT.
-        if matches!(e, Error::Closed | Error::Io(_) | Error::Reply(_) | Error::TlsHandshake(_)) {
+        // (A DELE still owed is tried anyway: a data connection's reset is an
+        // Io error too, and a dead control connection fails the DELE fast.)
+        if matches!(e, Error::Closed | Error::Io(_) | Error::Reply(_) | Error::TlsHandshake(_))
+            && self.pending_dele.is_none()
+        {
             if let Some(c) = self.control.take() {
                 self.transcript = c.into_transcript();
             }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use crate::check::{self, CheckEnv, CheckPlan, Mode, Outcome, RetrieveSpec, TlsMode, Toggle};
+use crate::check::{self, CheckEnv, CheckPlan, IpProtocol, Mode, Outcome, RetrieveSpec, TlsMode, Toggle};
 use crate::secret::Secret;
 
 /// Exit codes of `probe` (SPEC §7).
@@ -56,6 +56,9 @@ pub struct ProbeArgs {
     /// Passive: connect to the address in the 227 reply instead of the control peer.
     #[arg(long)]
     pub trust_advertised_address: bool,
+    /// Address families to connect over: auto (Happy Eyeballs, IPv6 first), ipv4 or ipv6.
+    #[arg(long, default_value = "auto", value_parser = parse_ip_protocol)]
+    pub ip_protocol: IpProtocol,
     #[arg(long, default_value = "auto", value_parser = parse_toggle)]
     pub epsv: Toggle,
     #[arg(long, default_value = "auto", value_parser = parse_toggle)]
@@ -81,6 +84,10 @@ pub struct ProbeArgs {
 }
 
 fn parse_toggle(s: &str) -> Result<Toggle, String> {
+    s.parse()
+}
+
+fn parse_ip_protocol(s: &str) -> Result<IpProtocol, String> {
     s.parse()
 }
 
@@ -149,6 +156,7 @@ impl ProbeArgs {
         plan.tls.max_version_tls12 = self.tls12;
         plan.passive.trust_advertised_address = self.trust_advertised_address;
         plan.passive.epsv = self.epsv;
+        plan.ip_protocol = self.ip_protocol;
         plan.active.eprt = self.eprt;
         plan.active.listen_address = self.active_listen_address;
         plan.active.advertise_address = self.active_advertise_address;
@@ -272,6 +280,8 @@ pub fn render_json(outcomes: &[Outcome], diagnosis: Option<&str>) -> String {
             "failure": o.failure,
             "passive_address_mismatch": o.passive_address_mismatch,
             "passive_advertised_address": o.passive_advertised.map(|a| a.to_string()),
+            "ip_protocol": o.ip_protocol(),
+            "control_peer": o.control_peer.map(|a| a.to_string()),
             "bytes": bytes,
             "tls": o.tls,
             "diagnosis": diagnosis,
@@ -316,6 +326,9 @@ mod tests {
         let p = args(&["ftp://localhost", "--tls", "implicit"]).plan(Mode::Passive, None).unwrap();
         assert_eq!((p.port, p.tls.mode), (990, TlsMode::Implicit));
         assert!(p.list.is_none() && p.retrieve.is_none());
+        assert_eq!(p.ip_protocol, IpProtocol::Auto);
+        let p = args(&["ftp://localhost", "--ip-protocol", "ipv6"]).plan(Mode::Passive, None).unwrap();
+        assert_eq!(p.ip_protocol, IpProtocol::Ipv6);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::ops::RangeInclusive;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::check::{Mode, TlsMode, Toggle};
+use crate::check::{IpProtocol, Mode, TlsMode, Toggle};
 
 /// A value written as a YAML string and parsed by `from_text`.
 pub trait FromText: Sized {
@@ -46,6 +46,13 @@ impl FromText for TlsMode {
     fn from_text(s: &str) -> Result<Self, String> {
         s.parse::<TlsMode>()
             .map_err(|_| format!("unknown tls mode {s:?}, expected none, explicit or implicit"))
+    }
+}
+
+impl FromText for IpProtocol {
+    const EXPECTING: &'static str = "auto, ipv4 or ipv6";
+    fn from_text(s: &str) -> Result<Self, String> {
+        s.parse::<IpProtocol>().map_err(|_| format!("unknown ip_protocol {s:?}, expected auto, ipv4 or ipv6"))
     }
 }
 

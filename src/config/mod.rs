@@ -19,6 +19,7 @@
 mod address;
 mod error;
 mod fields;
+pub mod hostname;
 mod locate;
 mod raw;
 mod resolve;
@@ -26,6 +27,8 @@ mod target;
 mod units;
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
 
 pub use error::ConfigError;
 pub use target::{CheckSpec, Target};
@@ -63,14 +66,45 @@ impl Default for MetricsConfig {
 
 impl Config {
     /// Reads and validates `path`, resolving secrets from the environment and files.
+    ///
+    /// Blocking file I/O: on the async runtime use [`Config::load_off_runtime`].
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = read_config(path).map_err(|e| ConfigError {
-            file: path.to_path_buf(),
-            line: None,
-            key: String::new(),
-            message: format!("cannot read the configuration file: {e}"),
-        })?;
+        let text = read_config(path)
+            .map_err(|e| load_error(path, &format!("cannot read the configuration file: {e}")))?;
         Config::parse(&text, path)
+    }
+
+    /// As [`Config::load`], on a blocking thread and under `timeout`, so a
+    /// file on a hung mount cannot wedge the async workers that serve
+    /// `/metrics` (start-up and every reload go through here).
+    ///
+    /// A load cut off by the timeout leaves its thread blocked in the
+    /// kernel; while it is, a new load of the same file is refused at once
+    /// instead of blocking one more thread (at most one stuck per file).
+    pub async fn load_off_runtime(path: &Path, timeout: Duration) -> Result<Config, ConfigError> {
+        let Some(guard) = LoadGuard::claim(path) else {
+            return Err(load_error(
+                path,
+                "the previous load of this file is still blocked reading it (a hung mount?); not starting another",
+            ));
+        };
+        let owned = path.to_path_buf();
+        let load = tokio::task::spawn_blocking(move || {
+            let _guard = guard; // released when the load really ends
+            Config::load(&owned)
+        });
+        match tokio::time::timeout(timeout, load).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(load_error(path, &format!("the load failed: {join}"))),
+            Err(_) => Err(load_error(
+                path,
+                &format!(
+                    "loading took longer than {}: a file it reads (the config, a password_file, a \
+                     tls_ca_file) does not answer; keeping the running configuration",
+                    humantime::format_duration(timeout)
+                ),
+            )),
+        }
     }
 
     /// The target called `name` (for `/probe?target=NAME`).
@@ -81,7 +115,13 @@ impl Config {
     /// As [`Config::load`], from text; `source` names the file in messages and
     /// anchors relative `password_file` / `tls_ca_file` paths.
     pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigError> {
-        let ctx = Ctx { text, source };
+        Config::parse_as(text, source, hostname::this_host())
+    }
+
+    /// As [`Config::parse`], with `hostname` for `{hostname}` in `store.path`
+    /// (tests play several exporters in one process this way).
+    pub fn parse_as(text: &str, source: &Path, hostname: &str) -> Result<Config, ConfigError> {
+        let ctx = Ctx { text, source, hostname };
         let root = KeyPath::root();
         let raw: Option<RawFile> = serde_norway::from_str(text).map_err(|e| yaml_error(&ctx, &e))?;
         let Some(raw) = raw else {
@@ -111,16 +151,40 @@ impl Config {
     }
 }
 
-/// Reads the file, bounded: `--config.file=/dev/zero` must fail, not fill memory.
-fn read_config(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    const LIMIT: u64 = 16 << 20;
-    let mut text = String::new();
-    std::fs::File::open(path)?.take(LIMIT + 1).read_to_string(&mut text)?;
-    if text.len() as u64 > LIMIT {
-        return Err(std::io::Error::other("larger than 16MiB"));
+/// How long start-up and reloads give [`Config::load_off_runtime`].
+pub const LOAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn load_error(path: &Path, message: &str) -> ConfigError {
+    ConfigError { file: path.to_path_buf(), line: None, key: String::new(), message: message.to_string() }
+}
+
+/// Marks a file as being loaded, process-wide, until dropped.
+struct LoadGuard(PathBuf);
+
+static LOADING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+impl LoadGuard {
+    fn claim(path: &Path) -> Option<LoadGuard> {
+        let mut loading = LOADING.lock().unwrap_or_else(|e| e.into_inner());
+        if loading.iter().any(|p| p == path) {
+            return None;
+        }
+        loading.push(path.to_path_buf());
+        Some(LoadGuard(path.to_path_buf()))
     }
-    Ok(text)
+}
+
+impl Drop for LoadGuard {
+    fn drop(&mut self) {
+        let mut loading = LOADING.lock().unwrap_or_else(|e| e.into_inner());
+        loading.retain(|p| *p != self.0);
+    }
+}
+
+/// Reads the file, bounded and checked before it is opened:
+/// `--config.file=/dev/zero` or a FIFO must fail, not fill memory or block.
+fn read_config(path: &Path) -> Result<String, crate::small_file::FileError> {
+    crate::small_file::read_text(path, 16 << 20)
 }
 
 /// serde_norway's error, reworded where it speaks to a programmer (our type

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::address::Address;
 use super::fields::{Buckets, FtpArg, Labels, ModeList, PortRange, RawSecret, Sha256Hex, Text, TlsVersion};
 use super::units::{ByteSize, PositiveDuration};
-use crate::check::{TlsMode, Toggle};
+use crate::check::{IpProtocol, TlsMode, Toggle};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,6 +28,7 @@ pub struct RawFile {
 pub struct RawTarget {
     pub name: Option<String>,
     pub address: Option<Text<Address>>,
+    pub ip_protocol: Option<Text<IpProtocol>>,
     pub username: Option<Text<FtpArg>>,
     pub password: Option<RawSecret>,
     pub password_env: Option<String>,
@@ -67,7 +68,7 @@ pub struct RawRetrieve {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStore {
-    pub path: Text<FtpArg>,
+    pub path: Option<Text<FtpArg>>,
     pub bytes: Option<ByteSize>,
     pub verify: Option<bool>,
     pub delete: Option<bool>,

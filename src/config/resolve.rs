@@ -14,7 +14,6 @@
 
 use crate::check::plan::MAX_STORE_BYTES;
 use std::collections::HashMap;
-use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -24,7 +23,7 @@ use super::locate;
 use super::raw::{RawCheck, RawTarget};
 use super::target::{CheckSpec, Target};
 use crate::check::{
-    ActiveOptions, Mode, PassiveOptions, RetrieveSpec, StoreSpec, TlsMode, TlsOptions, Toggle,
+    ActiveOptions, IpProtocol, Mode, PassiveOptions, RetrieveSpec, StoreSpec, TlsMode, TlsOptions, Toggle,
 };
 use crate::secret::Secret;
 
@@ -35,11 +34,15 @@ const ANONYMOUS_PASSWORD: &str = "ftp_exporter@";
 /// Enough for a health file; bounds memory if `retrieve` points at a big one.
 const DEFAULT_MAX_BYTES: u64 = 1 << 20;
 const DEFAULT_STORE_BYTES: u64 = 4096;
+/// In the login directory, unique per exporter host (see `hostname`).
+const DEFAULT_STORE_PATH: &str = "ftp_exporter_{hostname}.tmp";
 
 /// The text being resolved, for turning a key path into `file:line: key`.
 pub(crate) struct Ctx<'a> {
     pub text: &'a str,
     pub source: &'a Path,
+    /// What `{hostname}` stands for in `store.path`.
+    pub hostname: &'a str,
 }
 
 impl Ctx<'_> {
@@ -138,6 +141,16 @@ fn resolve(ctx: &Ctx, l: &Layers) -> Result<Target, ConfigError> {
     // RFC 4217 leaves implicit FTPS to convention: IANA's `ftps` is 990.
     let port = address.port.unwrap_or(if tls == TlsMode::Implicit { 990 } else { 21 });
 
+    let ip_protocol = l.pick(&["ip_protocol"], |r| r.ip_protocol.clone());
+    if let (Some((protocol, at)), Ok(ip)) = (&ip_protocol, address.host.parse::<std::net::IpAddr>()) {
+        let v4 = crate::ftp::data::canonical(ip).is_ipv4();
+        if (protocol.0 == IpProtocol::Ipv4 && !v4) || (protocol.0 == IpProtocol::Ipv6 && v4) {
+            let msg = format!("ip_protocol {} contradicts the address {}", protocol.0, address.written);
+            return Err(ctx.err(at, msg));
+        }
+    }
+    let ip_protocol = ip_protocol.map_or(IpProtocol::Auto, |(p, _)| p.0);
+
     let modes =
         l.pick(&["modes"], |r| r.modes.clone()).map_or(vec![Mode::Passive, Mode::Active], |(m, _)| m.0);
     let interval = l.pick(&["interval"], |r| r.interval);
@@ -166,6 +179,7 @@ fn resolve(ctx: &Ctx, l: &Layers) -> Result<Target, ConfigError> {
         address: address.written,
         host: address.host,
         port,
+        ip_protocol,
         tls,
         modes,
         interval: interval_v,
@@ -259,16 +273,11 @@ fn password(ctx: &Ctx, l: &Layers, name: &str, username: Option<&str>) -> Result
 }
 
 /// Reads a password file, refusing anything larger than a password could
-/// be: a `password_file` pointing at the wrong file (a log, `/dev/zero`)
-/// must not be read whole into memory.
-fn read_small(path: &Path) -> std::io::Result<String> {
-    const LIMIT: u64 = 64 * 1024;
-    let mut v = String::new();
-    std::fs::File::open(path)?.take(LIMIT + 1).read_to_string(&mut v)?;
-    if v.len() as u64 > LIMIT {
-        return Err(std::io::Error::other("larger than 64KiB, not a password file"));
-    }
-    Ok(v)
+/// be (a `password_file` pointing at the wrong file, a log, must not be
+/// read whole into memory) and anything that is not a regular file (a
+/// FIFO would block the load), before opening it.
+fn read_small(path: &Path) -> Result<String, crate::small_file::FileError> {
+    crate::small_file::read_text(path, 64 * 1024)
 }
 
 fn tls_options(ctx: &Ctx, l: &Layers, mode: TlsMode) -> Result<TlsOptions, ConfigError> {
@@ -307,9 +316,9 @@ fn tls_options(ctx: &Ctx, l: &Layers, mode: TlsMode) -> Result<TlsOptions, Confi
 /// misleading `tls_certificate_invalid`; refusing it at load names the file.
 fn read_ca_file(ctx: &Ctx, at: &KeyPath, written: &str) -> Result<PathBuf, ConfigError> {
     let path = ctx.file_path(written);
-    let file = std::fs::File::open(&path)
+    let pem = crate::small_file::read(&path, crate::ftp::tls::MAX_CA_FILE)
         .map_err(|e| ctx.err(at, format!("cannot read {}: {e}", path.display())))?;
-    let certs = rustls_pemfile::certs(&mut BufReader::new(file)).collect::<Result<Vec<_>, _>>();
+    let certs = rustls_pemfile::certs(&mut pem.as_slice()).collect::<Result<Vec<_>, _>>();
     match certs {
         Ok(c) if !c.is_empty() => Ok(path),
         Ok(_) => Err(ctx.err(at, format!("{} contains no PEM certificate", path.display()))),
@@ -358,8 +367,10 @@ fn check(ctx: &Ctx, l: &Layers) -> Result<CheckSpec, ConfigError> {
             if bytes > MAX_STORE_BYTES {
                 return Err(ctx.err(&at.key("store").key("bytes"), "at most 64MiB"));
             }
+            // Substituted here, so messages and transcripts show the real path.
+            let path = s.path.map_or(DEFAULT_STORE_PATH.to_string(), |p| p.0 .0);
             Some(StoreSpec {
-                path: s.path.0 .0,
+                path: super::hostname::substitute(&path, ctx.hostname),
                 bytes,
                 verify: s.verify.unwrap_or(true),
                 delete: s.delete.unwrap_or(true),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::check::{
-    ActiveOptions, CheckPlan, Mode, PassiveOptions, RetrieveSpec, StoreSpec, TlsMode, TlsOptions,
+    ActiveOptions, CheckPlan, IpProtocol, Mode, PassiveOptions, RetrieveSpec, StoreSpec, TlsMode, TlsOptions,
 };
 use crate::secret::Secret;
 
@@ -22,6 +22,8 @@ pub struct Target {
     pub host: String,
     /// From the address, else 21, or 990 for implicit TLS (RFC 4217 §13 / IANA `ftps`).
     pub port: u16,
+    /// The address families to connect over (`auto`: Happy Eyeballs over all).
+    pub ip_protocol: IpProtocol,
     pub tls: TlsMode,
     /// Checked in this order, never at the same time.
     pub modes: Vec<Mode>,
@@ -55,6 +57,7 @@ impl Target {
         CheckPlan {
             host: self.host.clone(),
             port: self.port,
+            ip_protocol: self.ip_protocol,
             username: self.username.clone(),
             password: self.password.clone(),
             account: None,

@@ -45,6 +45,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Control<S> {
         self.deadline
     }
 
+    /// Moves the deadline: clean-up after a failure or a cancellation (DELE,
+    /// QUIT) gets its own short grace, even once the check's deadline passed.
+    pub fn set_deadline(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+    }
+
     pub fn note(&mut self, text: &str) {
         let at = self.started.elapsed();
         self.transcript.note(at, text);

@@ -113,10 +113,23 @@ pub async fn read_all<R: AsyncRead + Unpin>(
     }
 }
 
-/// Writes all of `data` and closes the sending side so the server sees EOF.
-pub async fn write_all<W: AsyncWrite + Unpin>(stream: &mut W, data: &[u8], deadline: Instant) -> Result<()> {
+/// Writes `len` bytes produced by `fill` (one chunk at a time, so nothing
+/// is held whole in memory) and closes the sending side so the server sees EOF.
+pub async fn write_generated<W: AsyncWrite + Unpin>(
+    stream: &mut W,
+    len: u64,
+    deadline: Instant,
+    mut fill: impl FnMut(&mut [u8]),
+) -> Result<()> {
+    let mut chunk = vec![0u8; 64 * 1024];
     let io = async {
-        stream.write_all(data).await?;
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            fill(&mut chunk[..n]);
+            stream.write_all(&chunk[..n]).await?;
+            left -= n as u64;
+        }
         stream.shutdown().await
     };
     timeout_at(deadline, io).await.map_err(|_| Error::Timeout)??;

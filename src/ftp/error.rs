@@ -49,6 +49,9 @@ pub enum Error {
     /// TLS could not be negotiated.
     #[error("TLS handshake failed: {0}")]
     TlsHandshake(String),
+    /// The caller stopped the check (a reload or shutdown); it discards the outcome.
+    #[error("cancelled: the check was stopped before it finished")]
+    Cancelled,
     /// The server's certificate did not verify.
     #[error("TLS certificate invalid: {0}")]
     TlsCertificate(String),

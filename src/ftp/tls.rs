@@ -25,11 +25,15 @@ use super::error::{Error, Result};
 
 /// Builds the certificate verifier: the system roots, or only `ca_file`.
 /// Expensive (parses every root), so callers build it once per CA and share it.
+/// Largest `tls_ca_file` read: a big system bundle is a few hundred KiB.
+pub const MAX_CA_FILE: u64 = 4 << 20;
+
 pub fn root_verifier(ca_file: Option<&Path>) -> Result<Arc<dyn ServerCertVerifier>> {
     let mut roots = RootCertStore::empty();
     match ca_file {
         Some(path) => {
-            let pem = std::fs::read(path).map_err(|e| Error::Local(format!("{}: {e}", path.display())))?;
+            let pem = crate::small_file::read(path, MAX_CA_FILE)
+                .map_err(|e| Error::Local(format!("{}: {e}", path.display())))?;
             for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
                 let cert = cert.map_err(|e| Error::Local(format!("{}: {e}", path.display())))?;
                 roots.add(cert).map_err(|e| Error::Local(format!("{}: {e}", path.display())))?;

@@ -121,6 +121,22 @@ fn write_last(w: &mut Writer, rows: &[Row]) {
             }
         }
     }
+    let mut f = Lazy::new(
+        "ftp_ip_protocol",
+        Kind::Gauge,
+        "4 or 6: the address family the last check's control connection used.",
+    );
+    for row in rows {
+        for (mode, _, o) in lasts(row.results) {
+            // No control connection, no family: no series rather than a guess.
+            if let Some(family) = o.ip_protocol() {
+                f.sample(w, "")
+                    .label("mode", mode.as_str())
+                    .label("target", &row.target.name)
+                    .value(f64::from(family));
+            }
+        }
+    }
     let mut f =
         Lazy::new("ftp_transfer_bytes", Kind::Gauge, "Bytes moved by each data operation of the last check.");
     for row in rows {

@@ -17,7 +17,10 @@ fn outcome(mode: Mode, failure: Option<Failure>, phases: &[Phase]) -> Outcome {
         passive_address_mismatch: (mode == Mode::Passive).then_some(false),
         passive_advertised: None,
         tls: None,
+        control_peer: None,
+        control_local: None,
         transcript: Transcript::new(),
+        record: Default::default(),
     }
 }
 
@@ -268,4 +271,21 @@ fn negotiation() {
     let mut out = Vec::new();
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut out).unwrap();
     assert_eq!(out, body);
+}
+
+#[test]
+fn ip_protocol_follows_the_control_connection() {
+    let m = store(&["a"], &DEFAULT_DURATION_BUCKETS);
+    let mut six = outcome(Mode::Passive, None, ALL);
+    six.control_peer = Some("[2001:db8::21]:21".parse().unwrap());
+    record(&m, "a", six);
+    let mut four = outcome(Mode::Active, None, ALL);
+    four.control_peer = Some("[::ffff:192.0.2.21]:21".parse().unwrap());
+    record(&m, "a", four);
+    let text = encode(&m);
+    assert!(text.contains(r#"ftp_ip_protocol{mode="passive",target="a"} 6"#), "{text}");
+    assert!(text.contains(r#"ftp_ip_protocol{mode="active",target="a"} 4"#), "mapped is IPv4: {text}");
+    // A check that never connected says nothing about the family.
+    record(&m, "a", outcome(Mode::Passive, auth_failed(), &[Phase::Resolve]));
+    assert!(!encode(&m).contains(r#"ftp_ip_protocol{mode="passive""#));
 }

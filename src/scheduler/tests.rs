@@ -71,7 +71,10 @@ fn scripted(took: Duration, log: Log) -> CheckFn {
                 passive_address_mismatch: None,
                 passive_advertised: None,
                 tls: None,
+                control_peer: None,
+                control_local: None,
                 transcript: Transcript::new(),
+                record: Default::default(),
             }
         })
     })

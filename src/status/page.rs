@@ -121,7 +121,10 @@ mod tests {
             passive_address_mismatch: None,
             passive_advertised: None,
             tls: None,
+            control_peer: None,
+            control_local: None,
             transcript,
+            record: Default::default(),
         };
         // Names and addresses the config loader would refuse, to test the page alone.
         let mut t =

@@ -17,7 +17,10 @@ fn outcome(mode: Mode, ok: bool, at: u64) -> Outcome {
         passive_address_mismatch: None,
         passive_advertised: None,
         tls: None,
+        control_peer: None,
+        control_local: None,
         transcript,
+        record: Default::default(),
     }
 }
 

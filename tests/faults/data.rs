@@ -34,37 +34,59 @@ async fn pasv_refused() {
     assert_failure(&outcome, Phase::DataSetup, Reason::Rejected, "500");
 }
 
-#[tokio::test]
-async fn epsv_refused_falls_back_to_pasv() {
-    let server =
-        FaultServer::start(Script::new().on("EPSV", Reaction::Reply("502 Command not implemented".into())))
-            .await;
-    let outcome = check(&plan(&server, Mode::Passive)).await;
-    assert_success(&outcome);
-    let verbs = server.verbs();
-    // auto on IPv4: one PASV to learn the advertised address, EPSV for the
-    // data connection, and PASV again when EPSV is refused.
-    let data_setup: Vec<&str> =
-        verbs.iter().map(String::as_str).filter(|v| matches!(*v, "PASV" | "EPSV" | "LIST")).collect();
-    assert_eq!(data_setup, ["PASV", "EPSV", "PASV", "LIST"], "{verbs:?}");
-    assert_eq!(outcome.passive_address_mismatch, Some(false));
+/// The PASV/EPSV/LIST verbs a server received, in order.
+fn passive_verbs(server: &FaultServer) -> Vec<String> {
+    server.verbs().into_iter().filter(|v| matches!(v.as_str(), "PASV" | "EPSV" | "LIST")).collect()
 }
 
+/// `epsv: auto` on IPv4 is one PASV per data connection: it carries the
+/// advertised address, so no second exchange is needed to see a mismatch.
 #[tokio::test]
-async fn epsv_auto_still_learns_the_advertised_address() {
+async fn epsv_auto_on_ipv4_is_one_pasv() {
     let server =
         FaultServer::start(Script::new().pasv(PasvFault::Advertise(Ipv4Addr::new(127, 0, 0, 2)))).await;
     let outcome = check(&plan(&server, Mode::Passive)).await;
     assert_success(&outcome);
+    assert_eq!(passive_verbs(&server), ["PASV", "LIST"]);
+    assert!(!server.received("FEAT"), "no FEAT needed to choose: {:?}", server.verbs());
     assert_eq!(outcome.passive_address_mismatch, Some(true), "{}", outcome.transcript);
     assert_eq!(outcome.passive_advertised.map(|a| a.ip()), Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))));
-    let verbs = server.verbs();
-    assert!(verbs.iter().any(|v| v == "EPSV"), "the data connection still uses EPSV: {verbs:?}");
-    // trust_advertised_address makes auto mean PASV: EPSV has no address to trust.
-    let mut trusting = plan(&server, Mode::Passive);
-    trusting.passive.trust_advertised_address = true;
-    let outcome = check(&trusting).await;
-    assert_failure(&outcome, Phase::DataConnect, Reason::ConnectionRefused, "");
+}
+
+/// Old servers (and some firewalls) know no EPSV, some IPv6 servers no PASV:
+/// `auto` falls back to the other on 500/502, and only then.
+#[tokio::test]
+async fn epsv_auto_falls_back_on_500_and_502() {
+    for code in ["500 PASV not understood", "502 Command not implemented"] {
+        let server = FaultServer::start(Script::new().on("PASV", Reaction::Reply(code.into()))).await;
+        let outcome = check(&plan(&server, Mode::Passive)).await;
+        assert_success(&outcome);
+        assert_eq!(passive_verbs(&server), ["PASV", "EPSV", "LIST"], "{code}");
+        assert_eq!(outcome.passive_address_mismatch, None, "no 227 seen");
+    }
+    let server = FaultServer::start(Script::new().on("PASV", Reaction::Reply("421 Going away".into()))).await;
+    let outcome = check(&plan(&server, Mode::Passive)).await;
+    assert_failure(&outcome, Phase::DataSetup, Reason::ServiceUnavailable, "421");
+    assert_eq!(passive_verbs(&server), ["PASV"], "no fallback on other refusals");
+
+    // IPv6: EPSV first; refused, PASV is tried, and this server refuses it on IPv6.
+    let server = FaultServer::start_v6(
+        Script::new().on("EPSV", Reaction::Reply("502 Command not implemented".into())),
+    )
+    .await;
+    let outcome = check(&plan(&server, Mode::Passive)).await;
+    assert_failure(&outcome, Phase::DataSetup, Reason::Rejected, "425");
+    assert_eq!(passive_verbs(&server), ["EPSV", "PASV"]);
+}
+
+#[tokio::test]
+async fn epsv_auto_on_ipv6_is_one_epsv() {
+    let server = FaultServer::start_v6(Script::new()).await;
+    let outcome = check(&plan(&server, Mode::Passive)).await;
+    assert_success(&outcome);
+    assert_eq!(passive_verbs(&server), ["EPSV", "LIST"]);
+    assert_eq!(outcome.passive_address_mismatch, None);
+    assert_eq!(outcome.ip_protocol(), Some(6));
 }
 
 #[tokio::test]
@@ -74,14 +96,6 @@ async fn shutting_down_in_the_middle_of_a_session() {
         FaultServer::start(Script::new().on("PASV", Reaction::Reply("421 Shutting down".into()))).await;
     let outcome = check(&pasv_plan(&server)).await;
     assert_failure(&outcome, Phase::DataSetup, Reason::ServiceUnavailable, "421");
-}
-
-#[tokio::test]
-async fn feat_without_epsv_means_pasv() {
-    let server = FaultServer::start(Script::new().feat(Feat::WithoutEpsv)).await;
-    let outcome = check(&plan(&server, Mode::Passive)).await;
-    assert_success(&outcome);
-    assert!(server.received("PASV") && !server.received("EPSV"), "{:?}", server.verbs());
 }
 
 #[tokio::test]

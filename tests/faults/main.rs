@@ -9,20 +9,20 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod cleanup;
 mod data;
+mod record;
 mod session;
+mod timing;
 mod transfer;
 
-use std::future::Future;
-use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ftp_exporter::check::{
-    run, CheckEnv, CheckPlan, Mode, Operation, Outcome, Phase, Reason, Resolver, RetrieveSpec, StoreSpec,
-    Toggle,
+    run, CheckEnv, CheckPlan, IpProtocol, Lookup, LookupError, Mode, Operation, Outcome, Phase, Reason,
+    Resolver, RetrieveSpec, StoreSpec, Toggle,
 };
 use ftp_exporter::secret::Secret;
 use sha2::{Digest, Sha256};
@@ -85,7 +85,7 @@ fn assert_success(outcome: &Outcome) {
 async fn default_script_passes_every_operation_in_both_modes() {
     let server = FaultServer::start(Script::new().file("/health/ok.txt", CONTENT)).await;
     for (mode, epsv) in
-        [(Mode::Passive, Toggle::Auto), (Mode::Passive, Toggle::Never), (Mode::Active, Toggle::Auto)]
+        [(Mode::Passive, Toggle::Auto), (Mode::Passive, Toggle::Always), (Mode::Active, Toggle::Auto)]
     {
         let mut plan = plan(&server, mode);
         plan.passive.epsv = epsv;
@@ -101,7 +101,7 @@ async fn default_script_passes_every_operation_in_both_modes() {
         assert_eq!(outcome.bytes(Operation::Retrieve), Some(CONTENT.len() as u64));
         assert_eq!(outcome.bytes(Operation::Store), Some(4096));
         assert!(outcome.phase(Phase::Quit).is_some(), "{:?}", outcome.phases);
-        if (mode, epsv) == (Mode::Passive, Toggle::Never) {
+        if (mode, epsv) == (Mode::Passive, Toggle::Auto) {
             assert_eq!(outcome.passive_address_mismatch, Some(false), "a truthful 227");
         }
     }

@@ -17,65 +17,138 @@ async fn refused_control_connection() {
     assert_failure(&outcome, Phase::Connect, Reason::ConnectionRefused, "");
 }
 
-/// Resolves every name to nothing, or to an error: no DNS query leaves the test.
-struct FailingResolver {
-    empty: bool,
+/// Resolves every name to nothing, or fails as a resolver would: no DNS
+/// query leaves the test.
+enum FailingResolver {
+    Empty,
+    NoSuchName,
+    Dead,
+    /// Never answers (a resolver that drops every query).
+    Silent,
+    /// Counts the calls and fails them.
+    Counting(std::sync::atomic::AtomicUsize),
 }
 
 impl Resolver for FailingResolver {
-    fn resolve<'a>(
-        &'a self,
-        host: &'a str,
-        _port: u16,
-    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'a>> {
-        let empty = self.empty;
-        Box::pin(async move {
-            if empty {
-                Ok(Vec::new())
-            } else {
-                Err(io::Error::other(format!(
-                    "failed to lookup address information: {host}: Name or service not known"
-                )))
+    fn resolve<'a>(&'a self, _host: &'a str, _port: u16) -> Lookup<'a> {
+        let result = match self {
+            FailingResolver::Empty => Ok(Vec::new()),
+            FailingResolver::NoSuchName => Err(LookupError::NotFound("NXDOMAIN".into())),
+            FailingResolver::Dead => Err(LookupError::Unavailable("request timed out".into())),
+            FailingResolver::Silent => return Box::pin(std::future::pending()),
+            FailingResolver::Counting(n) => {
+                n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Err(LookupError::Unavailable("asked".into()))
             }
-        })
+        };
+        Box::pin(async move { result })
     }
 }
 
-/// Resolves `ftp.fault.test` to one fixed loopback address.
-struct FixedResolver(SocketAddr);
+/// Resolves `ftp.fault.test` to fixed addresses.
+struct FixedResolver(Vec<SocketAddr>);
 
 impl Resolver for FixedResolver {
-    fn resolve<'a>(
-        &'a self,
-        host: &'a str,
-        _port: u16,
-    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'a>> {
-        let found =
-            if host == "ftp.fault.test" { Ok(vec![self.0]) } else { Err(io::Error::other("unknown host")) };
+    fn resolve<'a>(&'a self, host: &'a str, _port: u16) -> Lookup<'a> {
+        let found = if host == "ftp.fault.test" {
+            Ok(self.0.clone())
+        } else {
+            Err(LookupError::NotFound("NXDOMAIN".into()))
+        };
         Box::pin(async move { found })
     }
 }
 
+/// `dns_error` says which of the two it is: the name (fix the target) or
+/// the resolver (fix DNS).
 #[tokio::test]
-async fn dns_error_from_the_resolver() {
-    for empty in [false, true] {
-        let env = CheckEnv::with_resolver(Arc::new(FailingResolver { empty }));
+async fn dns_error_tells_no_such_name_from_a_dead_resolver() {
+    for (resolver, says) in [
+        (FailingResolver::Empty, "cannot resolve ftp.fault.test: no such name (no addresses)"),
+        (FailingResolver::NoSuchName, "cannot resolve ftp.fault.test: no such name (NXDOMAIN)"),
+        (
+            FailingResolver::Dead,
+            "cannot resolve ftp.fault.test: resolver timed out or unreachable (request timed out)",
+        ),
+    ] {
+        let env = CheckEnv::with_resolver(Arc::new(resolver));
         let mut plan = CheckPlan::new("ftp.fault.test", 21, Mode::Passive);
         plan.timeout = Duration::from_secs(2);
         let outcome = run(&plan, &env).await;
         assert_failure(&outcome, Phase::Resolve, Reason::DnsError, "");
+        assert_eq!(outcome.failure.unwrap().message, says);
     }
+}
+
+/// A resolver that never answers is cut off by the check's deadline, at resolve.
+#[tokio::test]
+async fn a_silent_resolver_times_out_at_the_deadline() {
+    let env = CheckEnv::with_resolver(Arc::new(FailingResolver::Silent));
+    let mut plan = CheckPlan::new("ftp.fault.test", 21, Mode::Passive);
+    plan.timeout = Duration::from_secs(1);
+    let started = Instant::now();
+    let outcome = run(&plan, &env).await;
+    assert_failure(&outcome, Phase::Resolve, Reason::Timeout, "");
+    assert!(started.elapsed() < plan.timeout + Duration::from_millis(500), "{:?}", started.elapsed());
+}
+
+/// IP literals, v4 and v6, never reach the resolver.
+#[tokio::test]
+async fn ip_literals_are_never_resolved() {
+    let resolver = Arc::new(FailingResolver::Counting(Default::default()));
+    let env = CheckEnv::with_resolver(resolver.clone());
+    for server in [FaultServer::start(Script::new()).await, FaultServer::start_v6(Script::new()).await] {
+        let outcome = run(&plan(&server, Mode::Passive), &env).await;
+        assert_success(&outcome);
+        assert_eq!(outcome.phase(Phase::Resolve), None, "{:?}", outcome.phases);
+    }
+    let FailingResolver::Counting(calls) = resolver.as_ref() else { unreachable!() };
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
 
 #[tokio::test]
 async fn a_name_is_resolved_through_the_resolver() {
     let server = FaultServer::start(Script::new()).await;
-    let env = CheckEnv::with_resolver(Arc::new(FixedResolver(server.addr())));
+    let env = CheckEnv::with_resolver(Arc::new(FixedResolver(vec![server.addr()])));
     let mut plan = CheckPlan::new("ftp.fault.test", server.port(), Mode::Passive);
     plan.timeout = Duration::from_secs(2);
     let outcome = run(&plan, &env).await;
     assert_success(&outcome);
     assert!(outcome.phase(Phase::Resolve).is_some(), "{:?}", outcome.phases);
+}
+
+/// A name with an IPv6 address where nothing listens and an IPv4 one that
+/// works: `auto` tries both (IPv6 first) and is up; `ipv6` is refused;
+/// `ipv4` never tries IPv6; a family the name lacks is a dns_error.
+#[tokio::test]
+async fn ip_protocol_chooses_the_addresses_tried() {
+    let server = FaultServer::start(Script::new()).await;
+    let closed = std::net::TcpListener::bind("[::1]:0").unwrap();
+    let v6 = closed.local_addr().unwrap();
+    drop(closed);
+    let env = CheckEnv::with_resolver(Arc::new(FixedResolver(vec![server.addr(), v6])));
+    let mut plan = CheckPlan::new("ftp.fault.test", server.port(), Mode::Passive);
+    plan.timeout = Duration::from_secs(2);
+    let outcome = run(&plan, &env).await;
+    assert_success(&outcome);
+    let t = outcome.transcript.to_string();
+    assert!(t.contains(&format!("connecting to {v6} (address 1 of 2)")), "{t}");
+    assert!(t.contains(&format!("connect to {v6}: ")), "{t}");
+    assert!(t.contains(&format!("connected to {}", server.addr())), "{t}");
+    assert_eq!(outcome.ip_protocol(), Some(4));
+
+    plan.ip_protocol = IpProtocol::Ipv6;
+    assert_failure(&run(&plan, &env).await, Phase::Connect, Reason::ConnectionRefused, "");
+    plan.ip_protocol = IpProtocol::Ipv4;
+    let outcome = run(&plan, &env).await;
+    assert_success(&outcome);
+    assert!(!outcome.transcript.to_string().contains("[::1]"), "{}", outcome.transcript);
+
+    let env = CheckEnv::with_resolver(Arc::new(FixedResolver(vec![server.addr()])));
+    plan.ip_protocol = IpProtocol::Ipv6;
+    let outcome = run(&plan, &env).await;
+    assert_failure(&outcome, Phase::Resolve, Reason::DnsError, "");
+    assert!(outcome.failure.unwrap().message.contains("no IPv6 address (ip_protocol: ipv6)"));
 }
 
 // ---- banner ----------------------------------------------------------------

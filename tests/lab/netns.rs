@@ -124,14 +124,26 @@ impl Netns {
         }
     }
 
+    /// Writes `/etc/netns/<ns>/<file>` (e.g. `hosts`, `resolv.conf`), which
+    /// `ip netns exec` bind-mounts over `/etc/<file>` for what it runs: a
+    /// name resolves differently inside the lab, and nowhere else.
+    pub fn etc_file(&self, file: &str, text: &str) {
+        let dir = etc_dir(&self.name);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        let path = dir.join(file);
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    }
+
     /// Kills what still runs inside and deletes the namespace (which deletes
-    /// its veths, and with them their peers). Never panics: it runs from Drop.
+    /// its veths, and with them their peers) and its `/etc/netns` files.
+    /// Never panics: it runs from Drop.
     pub fn destroy(&self) {
         for pid in self.pids() {
             // SAFETY: plain kill(2) of a process inside our own namespace.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
         let _ = Command::new("ip").args(["netns", "del", &self.name]).stderr(Stdio::null()).status();
+        let _ = std::fs::remove_dir_all(etc_dir(&self.name));
     }
 }
 
@@ -150,6 +162,19 @@ pub fn remove_stale() {
             Netns { name: name.to_string() }.destroy();
         }
     }
+    // /etc/netns files of namespaces already gone.
+    let Ok(dirs) = std::fs::read_dir("/etc/netns") else { return };
+    for d in dirs.flatten() {
+        let name = d.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(PREFIX).and_then(|r| r.split('-').next()) else { continue };
+        if pid == me || !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(d.path());
+        }
+    }
+}
+
+fn etc_dir(name: &str) -> std::path::PathBuf {
+    std::path::Path::new("/etc/netns").join(name)
 }
 
 fn run(cmd: &mut Command) {

@@ -141,11 +141,12 @@ pub(super) async fn accept(listener: TcpListener) -> io::Result<TcpStream> {
     Ok(conn)
 }
 
-/// Sends `bytes` and closes; with `pace`, `chunk` bytes per `delay`.
+/// Sends `bytes`, waits `hold` and closes; with `pace`, `chunk` bytes per `delay`.
 pub(super) async fn send(
     conn: &mut TcpStream,
     bytes: &[u8],
     pace: Option<(usize, Duration)>,
+    hold: Duration,
 ) -> io::Result<()> {
     match pace {
         None => conn.write_all(bytes).await?,
@@ -157,6 +158,8 @@ pub(super) async fn send(
             }
         }
     }
+    conn.flush().await?;
+    tokio::time::sleep(hold).await;
     conn.shutdown().await
 }
 

@@ -136,6 +136,20 @@ pub struct Script {
     active: Option<ActiveFault>,
     transfer: Option<TransferFault>,
     files: BTreeMap<String, Vec<u8>>,
+    delays: Delays,
+}
+
+/// Pauses of a slow but correct server, one per place a phase can wait on
+/// it: what the per-phase timing tests measure the runner against.
+#[derive(Debug, Clone, Default)]
+struct Delays {
+    banner: std::time::Duration,
+    /// Before answering a verb (upper case), after it was read.
+    verbs: HashMap<String, std::time::Duration>,
+    /// Active mode: before connecting back.
+    connect_back: std::time::Duration,
+    /// After a download's bytes were sent, before the data connection closes.
+    data_end: std::time::Duration,
 }
 
 impl Script {
@@ -183,6 +197,32 @@ impl Script {
 
     pub fn transfer(mut self, fault: TransferFault) -> Self {
         self.transfer = Some(fault);
+        self
+    }
+
+    /// Waits `pause` after accepting a connection before the greeting.
+    pub fn banner_delay(mut self, pause: Duration) -> Self {
+        self.delays.banner = pause;
+        self
+    }
+
+    /// Waits `pause` before answering `verb`, then answers as usual (or as
+    /// a reaction says): a slow but correct server.
+    pub fn delay(mut self, verb: &str, pause: Duration) -> Self {
+        self.delays.verbs.insert(verb.to_ascii_uppercase(), pause);
+        self
+    }
+
+    /// Active mode: waits `pause` before connecting back to the client.
+    pub fn connect_back_delay(mut self, pause: Duration) -> Self {
+        self.delays.connect_back = pause;
+        self
+    }
+
+    /// Downloads (LIST, RETR): waits `pause` after the last byte before
+    /// closing the data connection and sending 226.
+    pub fn data_end_delay(mut self, pause: Duration) -> Self {
+        self.delays.data_end = pause;
         self
     }
 

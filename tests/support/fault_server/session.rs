@@ -52,6 +52,7 @@ struct Session {
 
 impl Session {
     async fn serve(&mut self) -> io::Result<()> {
+        tokio::time::sleep(self.shared.script.delays.banner).await;
         match banner::send(&mut self.stream, &self.shared.script.banner).await? {
             After::Serve => {}
             After::Ignore => return self.ignore_rest().await,
@@ -63,6 +64,9 @@ impl Session {
                 Some((v, a)) => (v.to_ascii_uppercase(), a.trim().to_string()),
                 None => (line.trim().to_ascii_uppercase(), String::new()),
             };
+            if let Some(pause) = self.shared.script.delays.verbs.get(&verb) {
+                tokio::time::sleep(*pause).await;
+            }
             let flow = match self.shared.script.reactions.get(&verb).cloned() {
                 Some(Reaction::Reply(text)) => {
                     self.scripted_reply(&text).await?;
@@ -244,7 +248,7 @@ impl Session {
                     Some(TransferFault::Slow { chunk, delay }) => Some((*chunk, *delay)),
                     _ => None,
                 };
-                data::send(&mut conn, &bytes, pace).await.is_ok()
+                data::send(&mut conn, &bytes, pace, script.delays.data_end).await.is_ok()
             }
             (_, None) => match data::receive(&mut conn).await {
                 Ok(bytes) => {
@@ -294,13 +298,16 @@ impl Session {
     /// which works whether the client connects before or after its command.
     async fn open(&mut self, plan: DataPlan, source: Option<IpAddr>) -> io::Result<Option<TcpStream>> {
         Ok(match plan {
-            DataPlan::Active(addr) => match data::connect(addr, source).await {
-                Ok(conn) => {
-                    self.reply("150 Opening data connection").await?;
-                    Some(conn)
+            DataPlan::Active(addr) => {
+                tokio::time::sleep(self.shared.script.delays.connect_back).await;
+                match data::connect(addr, source).await {
+                    Ok(conn) => {
+                        self.reply("150 Opening data connection").await?;
+                        Some(conn)
+                    }
+                    Err(_) => None,
                 }
-                Err(_) => None,
-            },
+            }
             DataPlan::Closed(_) => None,
             DataPlan::Passive(listener) => {
                 self.reply("150 Opening data connection").await?;
