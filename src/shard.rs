@@ -42,8 +42,8 @@ pub enum ShardError {
          pass --shard.index instead"
     )]
     NoOrdinal(String),
-    #[error("cannot read the host name for --shard.index-from-hostname: {0}")]
-    Hostname(String),
+    #[error("--shard.index-from-hostname: cannot read this host's name (/proc/sys/kernel/hostname, /etc/hostname, $HOSTNAME)")]
+    NoHostname,
 }
 
 impl Shard {
@@ -57,9 +57,10 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
-    /// The shard of a StatefulSet pod: the index is its name's ordinal.
-    pub fn from_hostname(host: &str, count: u32) -> Result<Shard, ShardError> {
-        Shard::new(ordinal(host)?, count)
+    /// The shard of a StatefulSet pod: the index is its name's ordinal
+    /// (`host`: [`crate::config::hostname::read`]).
+    pub fn from_hostname(host: Option<&str>, count: u32) -> Result<Shard, ShardError> {
+        Shard::new(ordinal(host.ok_or(ShardError::NoHostname)?)?, count)
     }
 
     /// Whether the target called `name` is this shard's to check.
@@ -80,11 +81,6 @@ pub fn ordinal(host: &str) -> Result<u32, ShardError> {
         return Err(refused());
     }
     digits.parse().map_err(|_| refused())
-}
-
-/// This machine's host name (in a Kubernetes pod: the pod's name).
-pub fn hostname() -> Result<String, ShardError> {
-    gethostname::gethostname().into_string().map_err(|h| ShardError::Hostname(format!("not UTF-8: {h:?}")))
 }
 
 #[cfg(test)]
@@ -137,9 +133,10 @@ mod tests {
             assert!(matches!(e, ShardError::NoOrdinal(_)), "{bad:?}: {e:?}");
         }
         assert_eq!(
-            Shard::from_hostname("ftp-exporter-3", 3),
+            Shard::from_hostname(Some("ftp-exporter-3"), 3),
             Err(ShardError::IndexOutOfRange { index: 3, count: 3 })
         );
-        assert_eq!(Shard::from_hostname("ftp-exporter-1", 3), Ok(Shard { index: 1, count: 3 }));
+        assert_eq!(Shard::from_hostname(Some("ftp-exporter-1"), 3), Ok(Shard { index: 1, count: 3 }));
+        assert_eq!(Shard::from_hostname(None, 3), Err(ShardError::NoHostname));
     }
 }

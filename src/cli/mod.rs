@@ -15,7 +15,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use crate::app::{App, AppOptions};
 use crate::config::Config;
 use crate::http::WebConfig;
-use crate::shard::{self, Shard};
+use crate::shard::Shard;
 use logging::{LogFormat, LogLevel};
 
 #[derive(Debug, Parser)]
@@ -92,7 +92,7 @@ impl Cli {
         let Some(count) = self.shard_count else { return Ok(None) };
         let shard = match (self.shard_index, self.shard_index_from_hostname) {
             (Some(index), _) => Shard::new(index, count),
-            (None, true) => shard::hostname().and_then(|host| Shard::from_hostname(&host, count)),
+            (None, true) => Shard::from_hostname(crate::config::hostname::read().as_deref(), count),
             (None, false) => {
                 return Err("--shard.count needs --shard.index or --shard.index-from-hostname".into())
             }
