@@ -15,7 +15,7 @@ cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 # The image's feature set (no `demo`): dead code there is a warning too.
 cargo clippy --no-default-features -- -D warnings
-cargo test --all-targets -- --include-ignored
+cargo test --all-targets
 
 # Kubernetes: the image, built offline exactly as the Dockerfile ships it;
 # then the Helm chart through Helm's own engine, the image run read-only as

@@ -104,11 +104,12 @@ async fn bind(address: &str) -> std::io::Result<TcpListener> {
 }
 
 impl App {
-    /// Loads the configuration (an invalid one is an error: nothing starts),
-    /// starts the scheduler and serves HTTP.
+    /// Binds and serves HTTP, loads the configuration (an invalid one is an
+    /// error: nothing is checked and the server stops again), then starts
+    /// checking. While the file loads (password files and CA bundles may sit
+    /// on slow mounts; the load has a deadline) `/-/healthy` answers and
+    /// `/-/ready` says 503.
     pub async fn start(opts: AppOptions) -> Result<App, String> {
-        let config =
-            Config::load_off_runtime(&opts.config_file, LOAD_TIMEOUT).await.map_err(|e| e.to_string())?;
         let store = Store::new(opts.store, crate::store::diagnose);
         let env = CheckEnv::default();
         let check = opts.check.unwrap_or_else(|| real_check(env.clone()));
@@ -126,7 +127,6 @@ impl App {
         let listener = bind(&opts.listen_address)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", opts.listen_address))?;
-        inner.install(config);
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let state = Arc::new(HttpState {
             store,
@@ -138,11 +138,22 @@ impl App {
             limits: opts.http_limits,
             probe_timeout_offset: opts.probe_timeout_offset,
         });
-        state.ready.store(true, Ordering::Release);
         let (stop, stop_rx) = watch::channel(false);
-        let http = tokio::spawn(http::serve(listener, state, stop_rx));
+        let http = tokio::spawn(http::serve(listener, state.clone(), stop_rx));
         tracing::info!(address = %addr, "listening");
-        Ok(App { inner, addr, stop, http })
+        let app = App { inner, addr, stop, http };
+        match Config::load_off_runtime(&app.inner.config_file, LOAD_TIMEOUT).await {
+            Ok(config) => {
+                app.inner.install(config);
+                state.ready.store(true, Ordering::Release);
+                Ok(app)
+            }
+            Err(e) => {
+                let _ = app.stop.send(true);
+                let _ = app.http.await;
+                Err(e.to_string())
+            }
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -177,7 +188,7 @@ impl Inner {
             config.targets.retain(|t| shard.owns(&t.name));
         }
         let n = config.targets.len();
-        self.env.forget_verifiers();
+        self.env.refresh();
         let started = self.store.apply(config.targets, &config.metrics.duration_buckets);
         self.scheduler.start(started);
         self.store.exporter().config_loaded(true);

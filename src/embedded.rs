@@ -119,7 +119,6 @@ fn build(
     };
     // libunftp's generator cannot fail. The root was opened once in `start`;
     // should it vanish later, the panic stays inside this one session's task.
-    #[allow(clippy::expect_used)]
     let storage = Box::new(move || Filesystem::new(&root).expect("embedded server root directory vanished"));
     let mut builder = ServerBuilder::with_authenticator(storage, auth)
         .greeting("ftp_exporter embedded server (libunftp)")

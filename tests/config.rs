@@ -457,7 +457,6 @@ fn plans_carry_every_setting_for_both_modes() {
             ip_protocol: IpProtocol::Auto,
             username: "monitor".into(),
             password: Secret::new("s3cr3t-env"),
-            account: None,
             mode,
             timeout: Duration::from_secs(7),
             tls: TlsOptions {
@@ -540,8 +539,7 @@ fn the_example_file_loads_and_documents_every_key() {
     };
     let names: Vec<&str> = c.targets.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, vec!["partner-drop", "mirror-login", "backup-ftps"]);
-    assert_eq!(c.target("mirror-login").map(|t| t.port), Some(2121));
-    assert!(c.target("nope").is_none());
+    assert_eq!(c.targets.iter().find(|t| t.name == "mirror-login").map(|t| t.port), Some(2121));
     assert_eq!(c.targets[0].password.expose(), "example-secret");
     assert_eq!(c.targets[2].port, 990);
     assert_eq!(c.targets[2].labels.get("env").map(String::as_str), Some("staging"));
@@ -589,8 +587,15 @@ fn the_example_file_loads_and_documents_every_key() {
         "metrics:",
         "duration_buckets:",
     ];
+    let reference =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md")).unwrap();
     for k in keys {
         assert!(text.contains(k), "config/example.yml does not document {k}");
+        let k = k.trim_end_matches(':');
+        assert!(
+            reference.contains(&format!("`{k}`")) || reference.contains(&format!(".{k}`")),
+            "docs/configuration.md does not document {k}"
+        );
     }
 }
 

@@ -9,6 +9,34 @@ use std::time::Duration;
 use super::labels::{IpProtocol, Mode, TlsMode};
 use crate::secret::Secret;
 
+/// The password of an anonymous login: RFC 1635 asks for an e-mail
+/// address; servers accept anything that looks like one.
+pub const ANONYMOUS_PASSWORD: &str = "ftp_exporter@";
+
+impl TlsMode {
+    /// The control port when none is given: 21 (RFC 959), or 990 for
+    /// implicit FTPS (RFC 4217 leaves it to convention: IANA's `ftps`).
+    pub fn default_port(self) -> u16 {
+        match self {
+            TlsMode::Implicit => 990,
+            TlsMode::None | TlsMode::Explicit => 21,
+        }
+    }
+}
+
+/// `START-END` (or a single port): the ports the active-mode listener may
+/// use, which operators open in their firewalls.
+pub fn parse_port_range(s: &str) -> Result<RangeInclusive<u16>, String> {
+    let bad = || format!("invalid port range {s:?}, expected START-END with 1 <= START <= END <= 65535");
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    let start: u16 = a.trim().parse().map_err(|_| bad())?;
+    let end: u16 = b.trim().parse().map_err(|_| bad())?;
+    if start == 0 || start > end {
+        return Err(bad());
+    }
+    Ok(start..=end)
+}
+
 /// One check: one session against one target in one mode.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckPlan {
@@ -19,8 +47,6 @@ pub struct CheckPlan {
     pub ip_protocol: IpProtocol,
     pub username: String,
     pub password: Secret,
-    /// Sent with ACCT when the server asks for it (332); `None` makes 332 an auth failure.
-    pub account: Option<Secret>,
     pub mode: Mode,
     /// Deadline for the whole check, every phase included.
     pub timeout: Duration,
@@ -43,8 +69,7 @@ impl CheckPlan {
             port,
             ip_protocol: IpProtocol::Auto,
             username: "anonymous".into(),
-            password: Secret::new("ftp_exporter@"),
-            account: None,
+            password: Secret::new(ANONYMOUS_PASSWORD),
             mode,
             timeout: Duration::from_secs(15),
             tls: TlsOptions::default(),

@@ -159,7 +159,7 @@ impl CheckEnv {
     /// Drops the cached verifiers so that CA files are read again, and has
     /// the resolver re-read its system files: a config reload is when
     /// operators expect a rotated `tls_ca_file` or a changed `/etc/hosts` to count.
-    pub fn forget_verifiers(&self) {
+    pub fn refresh(&self) {
         if let Ok(mut cache) = self.verifiers.lock() {
             cache.clear();
         }
@@ -261,7 +261,7 @@ mod tests {
         let a = env.verifier(Some(&ca), deadline).await.unwrap();
         let b = env.verifier(Some(&ca), deadline).await.unwrap();
         assert!(Arc::ptr_eq(&a, &b), "one verifier per CA file");
-        env.clone().forget_verifiers();
+        env.clone().refresh();
         let c = env.verifier(Some(&ca), deadline).await.unwrap();
         assert!(!Arc::ptr_eq(&a, &c), "a clone shares the cache, and forgetting reads the file again");
     }

@@ -89,9 +89,6 @@ impl<'a> Session<'a> {
         let now = Instant::now();
         let mut transcript = Transcript::new();
         transcript.redact(&plan.password);
-        if let Some(account) = &plan.account {
-            transcript.redact(account);
-        }
         Session {
             plan,
             env,
@@ -352,11 +349,10 @@ impl<'a> Session<'a> {
             }
             _ => reply,
         };
+        // 332 asks for an account (ACCT, RFC 959 §4.1.1): the exporter has
+        // none to give, so the login is refused (`auth_failed`).
         if reply.code == 332 {
-            let Some(account) = self.plan.account.clone() else {
-                return Err(Error::Unexpected { verb: "PASS", reply });
-            };
-            self.expect("ACCT", &format!("ACCT {}", account.expose()), &[230, 202]).await?;
+            return Err(Error::Unexpected { verb: "PASS", reply });
         }
         Ok(())
     }

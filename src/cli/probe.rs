@@ -70,7 +70,7 @@ pub struct ProbeArgs {
     #[arg(long)]
     pub active_advertise_address: Option<IpAddr>,
     /// Active: listen on a port of this range, e.g. 50000-50100.
-    #[arg(long, value_parser = parse_range)]
+    #[arg(long, value_parser = crate::check::plan::parse_port_range)]
     pub active_port_range: Option<std::ops::RangeInclusive<u16>>,
     #[arg(long)]
     pub tls_ca_file: Option<PathBuf>,
@@ -89,17 +89,6 @@ fn parse_toggle(s: &str) -> Result<Toggle, String> {
 
 fn parse_ip_protocol(s: &str) -> Result<IpProtocol, String> {
     s.parse()
-}
-
-/// `50000-50100`.
-pub fn parse_range(s: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
-    let (a, b) = s.split_once('-').ok_or_else(|| format!("{s:?}: expected FIRST-LAST, e.g. 50000-50100"))?;
-    let a: u16 = a.trim().parse().map_err(|_| format!("{s:?}: {a:?} is not a port"))?;
-    let b: u16 = b.trim().parse().map_err(|_| format!("{s:?}: {b:?} is not a port"))?;
-    if a == 0 || a > b {
-        return Err(format!("{s:?}: expected 1 <= FIRST <= LAST"));
-    }
-    Ok(a..=b)
 }
 
 impl ProbeArgs {
@@ -129,7 +118,7 @@ impl ProbeArgs {
             }
             (None, false) => TlsMode::None,
         };
-        let port = url.port().unwrap_or(if tls == TlsMode::Implicit { 990 } else { 21 });
+        let port = url.port().unwrap_or(tls.default_port());
         let mut plan = CheckPlan::new(host, port, mode);
         if !url.username().is_empty() {
             plan.username = command_safe("user name", percent_decode(url.username()))?;
@@ -173,10 +162,10 @@ impl ProbeArgs {
     }
 }
 
-/// Values sent as FTP command arguments must not contain CR, LF or NUL:
+/// Values sent as FTP command arguments ([`crate::ftp::command_safe`]):
 /// `%0d%0a` in a URL would put a second command on the wire.
 fn command_safe(what: &str, value: String) -> Result<String, String> {
-    if value.contains(['\r', '\n', '\0']) {
+    if !crate::ftp::command_safe(&value) {
         return Err(format!("the {what} contains a line break or NUL"));
     }
     Ok(value)
@@ -351,10 +340,9 @@ mod tests {
     }
 
     #[test]
-    fn ranges() {
-        assert_eq!(parse_range("50000-50100"), Ok(50000..=50100));
-        assert!(parse_range("50100-50000").is_err());
-        assert!(parse_range("0-5").is_err());
-        assert!(parse_range("x").is_err());
+    fn ranges_parse_as_in_the_config() {
+        let a = args(&["ftp://127.0.0.1/", "--active-port-range", "50000-50100"]);
+        assert_eq!(a.active_port_range, Some(50000..=50100));
+        assert!(Cli::try_parse_from(["probe", "ftp://h/", "--active-port-range", "0-5"]).is_err());
     }
 }

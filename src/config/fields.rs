@@ -78,14 +78,7 @@ pub struct PortRange(pub RangeInclusive<u16>);
 impl FromText for PortRange {
     const EXPECTING: &'static str = "a port range such as 50000-50100";
     fn from_text(s: &str) -> Result<Self, String> {
-        let bad = || format!("invalid port range {s:?}, expected START-END with 1 <= START <= END <= 65535");
-        let (a, b) = s.split_once('-').unwrap_or((s, s));
-        let start: u16 = a.trim().parse().map_err(|_| bad())?;
-        let end: u16 = b.trim().parse().map_err(|_| bad())?;
-        if start == 0 || start > end {
-            return Err(bad());
-        }
-        Ok(PortRange(start..=end))
+        crate::check::plan::parse_port_range(s).map(PortRange)
     }
 }
 
@@ -104,9 +97,8 @@ impl FromText for Sha256Hex {
     }
 }
 
-/// A string that goes into an FTP command (user name, path). RFC 959 §4.1
-/// ends a command at CRLF, so an embedded line break would smuggle in a
-/// second command.
+/// A string that goes into an FTP command (user name, path); see
+/// [`crate::ftp::command_safe`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct FtpArg(pub String);
 
@@ -115,7 +107,7 @@ impl FromText for FtpArg {
     fn from_text(s: &str) -> Result<Self, String> {
         if s.is_empty() {
             Err("must not be empty".into())
-        } else if s.contains(['\r', '\n', '\0']) {
+        } else if !crate::ftp::command_safe(s) {
             Err("must not contain line breaks or NUL (it is sent in an FTP command)".into())
         } else {
             Ok(FtpArg(s.to_string()))

@@ -107,11 +107,6 @@ impl Config {
         }
     }
 
-    /// The target called `name` (for `/probe?target=NAME`).
-    pub fn target(&self, name: &str) -> Option<&Target> {
-        self.targets.iter().find(|t| t.name == name)
-    }
-
     /// As [`Config::load`], from text; `source` names the file in messages and
     /// anchors relative `password_file` / `tls_ca_file` paths.
     pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigError> {

@@ -12,7 +12,7 @@
 //! - `password`, `password_env`, `password_file` act as one key: a target
 //!   that sets any of them ignores all three in `defaults:`.
 
-use crate::check::plan::MAX_STORE_BYTES;
+use crate::check::plan::{ANONYMOUS_PASSWORD, MAX_STORE_BYTES};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -29,8 +29,6 @@ use crate::secret::Secret;
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
-/// RFC 1635: anonymous servers ask for an e-mail address as the password.
-const ANONYMOUS_PASSWORD: &str = "ftp_exporter@";
 /// Enough for a health file; bounds memory if `retrieve` points at a big one.
 const DEFAULT_MAX_BYTES: u64 = 1 << 20;
 const DEFAULT_STORE_BYTES: u64 = 4096;
@@ -139,7 +137,7 @@ fn resolve(ctx: &Ctx, l: &Layers) -> Result<Target, ConfigError> {
     };
     let tls = l.pick(&["tls"], |r| r.tls.clone()).map_or(TlsMode::None, |(t, _)| t.0);
     // RFC 4217 leaves implicit FTPS to convention: IANA's `ftps` is 990.
-    let port = address.port.unwrap_or(if tls == TlsMode::Implicit { 990 } else { 21 });
+    let port = address.port.unwrap_or(tls.default_port());
 
     let ip_protocol = l.pick(&["ip_protocol"], |r| r.ip_protocol.clone());
     if let (Some((protocol, at)), Ok(ip)) = (&ip_protocol, address.host.parse::<std::net::IpAddr>()) {
@@ -266,7 +264,7 @@ fn password(ctx: &Ctx, l: &Layers, name: &str, username: Option<&str>) -> Result
             }
         };
     };
-    if value.contains(['\r', '\n', '\0']) {
+    if !crate::ftp::command_safe(&value) {
         return Err(ctx.err(&at, "the password contains a line break or NUL, which cannot be sent in PASS"));
     }
     Ok(Secret::new(value))

@@ -60,7 +60,6 @@ impl Target {
             ip_protocol: self.ip_protocol,
             username: self.username.clone(),
             password: self.password.clone(),
-            account: None,
             mode,
             timeout: self.timeout,
             tls: self.tls_options.clone(),

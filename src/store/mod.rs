@@ -176,15 +176,17 @@ impl Store {
     /// for a retired entry (removed or changed while its check ran) changes
     /// nothing.
     pub fn record(&self, entry: &Arc<Entry>, mut outcome: Outcome, source: Source) -> Recorded {
-        let transcript = std::mem::take(&mut outcome.transcript);
+        // The outcome is kept per target × mode; its details (transcript,
+        // session record) only within the global bound.
+        let details = (std::mem::take(&mut outcome.transcript), std::mem::take(&mut outcome.record));
         let mode = outcome.mode;
         let success = outcome.success();
         let outcome = Arc::new(outcome);
         if entry.is_retired() {
-            let (transcript, _) = Transcripts::new(0, 0).keep(entry, mode, transcript, success);
+            let (transcript, _) = Transcripts::new(0, 0).keep(entry, mode, details, success);
             return Recorded { outcome, transcript, change: None };
         }
-        let (kept, victims) = self.transcripts.keep(entry, mode, transcript, success);
+        let (kept, victims) = self.transcripts.keep(entry, mode, details, success);
         let diagnose = self.diagnose;
         let (change, diagnosis) = entry.update(|r| {
             let previous = r.mode(mode).last.clone();

@@ -19,18 +19,20 @@ use std::sync::{Arc, Mutex, Weak};
 
 use super::entry::Entry;
 use super::exporter::lock;
-use crate::check::{Mode, Transcript};
+use crate::check::{Mode, SessionRecord, Transcript};
 
 /// Successful checks whose transcripts are kept, by default.
 pub const DEFAULT_MAX_SUCCESSES: usize = 1000;
 /// Bytes all kept transcripts may take together, by default.
 pub const DEFAULT_MAX_BYTES: usize = 64 << 20;
 
-/// A transcript the store keeps; its bytes count against the budget for as
-/// long as it lives.
+/// A check's details the store keeps — its transcript and its session
+/// record (phase spans, data connections: what diagrams are drawn from);
+/// their bytes count against the budget for as long as they live.
 #[derive(Debug)]
 pub struct Kept {
     transcript: Transcript,
+    record: SessionRecord,
     bytes: usize,
     budget: Arc<AtomicUsize>,
 }
@@ -38,6 +40,10 @@ pub struct Kept {
 impl Kept {
     pub fn transcript(&self) -> &Transcript {
         &self.transcript
+    }
+
+    pub fn record(&self) -> &SessionRecord {
+        &self.record
     }
 }
 
@@ -66,9 +72,13 @@ pub struct Transcripts {
     queues: Mutex<Queues>,
 }
 
-/// Approximate heap bytes of a transcript: its text and per-line overhead.
-fn size_of(t: &Transcript) -> usize {
-    t.lines().iter().map(|l| l.text.len() + std::mem::size_of_val(l)).sum::<usize>() + 64
+/// Approximate heap bytes of a check's details: the transcript's text and
+/// per-line overhead, and the record's entries.
+fn size_of(t: &Transcript, r: &SessionRecord) -> usize {
+    let lines: usize = t.lines().iter().map(|l| l.text.len() + std::mem::size_of_val(l)).sum();
+    let record = r.spans.len() * std::mem::size_of::<crate::check::PhaseSpan>()
+        + r.data.len() * std::mem::size_of::<crate::check::DataConnection>();
+    lines + record + 64
 }
 
 impl Transcripts {
@@ -86,19 +96,19 @@ impl Transcripts {
         self.bytes.load(Ordering::Acquire)
     }
 
-    /// Takes `transcript` into the budget. Returns it, and the slots to
+    /// Takes a check's details into the budget. Returns them, and the slots to
     /// evict once the caller has installed it and released its own lock
     /// (eviction locks other entries; never with one held).
     pub(super) fn keep(
         &self,
         entry: &Arc<Entry>,
         mode: Mode,
-        transcript: Transcript,
+        (transcript, record): (Transcript, SessionRecord),
         success: bool,
     ) -> (Arc<Kept>, Vec<Slot>) {
-        let bytes = size_of(&transcript);
+        let bytes = size_of(&transcript, &record);
         self.bytes.fetch_add(bytes, Ordering::AcqRel);
-        let kept = Arc::new(Kept { transcript, bytes, budget: self.bytes.clone() });
+        let kept = Arc::new(Kept { transcript, record, bytes, budget: self.bytes.clone() });
         let slot = Slot { kept: Arc::downgrade(&kept), entry: Arc::downgrade(entry), mode };
         let mut q = lock(&self.queues);
         let mut victims = Vec::new();

@@ -245,20 +245,9 @@ async fn late_failure_does_not_stretch_the_deadline() {
     assert!(took <= plan.timeout + Duration::from_millis(250), "a 1 s check took {took:?}");
 }
 
+/// The exporter has no account to send with ACCT (no config key sets one).
 #[tokio::test]
-async fn account_asked_for_and_given() {
-    let server =
-        FaultServer::start(Script::new().on("PASS", Reaction::Reply("332 Need account".into()))).await;
-    let mut plan = plan(&server, Mode::Passive);
-    plan.account = Some(Secret::new("billing-hunter2"));
-    let outcome = check(&plan).await;
-    assert_success(&outcome);
-    assert!(server.commands().contains(&"ACCT ****".to_string()), "{:?}", server.commands());
-    assert!(!outcome.transcript.to_string().contains("billing-hunter2"), "{}", outcome.transcript);
-}
-
-#[tokio::test]
-async fn account_asked_for_but_not_configured() {
+async fn an_account_asked_for_is_an_auth_failure() {
     let server =
         FaultServer::start(Script::new().on("PASS", Reaction::Reply("332 Need account".into()))).await;
     let outcome = check(&plan(&server, Mode::Passive)).await;
