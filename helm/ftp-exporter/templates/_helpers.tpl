@@ -194,8 +194,9 @@ loaded): never the FTP servers' health, which is what the metrics report
 (in a sidecar, readiness gates the FTP pod's Service). With TLS on the
 probes use HTTPS (kubelet does not verify the certificate). Kubelet cannot
 send a password from a Secret, so with basic auth they are TCP checks of
-the metrics port, which the exporter opens only after loading its
-configuration.
+the metrics port: the process serves. That readiness is weaker than
+/-/ready only while the first configuration loads (the port opens first;
+the load is bounded, and an invalid configuration ends the process).
 */}}
 {{- define "ftp-exporter.probe" -}}
 {{- $web := .ctx.Values.web.config | default dict -}}
