@@ -93,7 +93,7 @@ class Run(unittest.TestCase):
         password = secrets.token_urlsafe(16)
         d = world_readable_dir()
         (d / "ftp_exporter.yml").write_text(
-            "defaults: { interval: 5s, timeout: 5s }\n"
+            "defaults: { interval: 10s, timeout: 10s }\n"
             "targets:\n"
             f"  - {{ name: local, address: '127.0.0.1:{ftp_port}', username: monitor, password_file: /etc/ftp_exporter/ftp-password }}\n"
         )
@@ -107,7 +107,7 @@ class Run(unittest.TestCase):
         ) as c:
             support.wait_listening(web_port, "the exporter", c)
 
-            text = support.wait_both_up(web_port, "local", 60, lambda: f"\n--- exporter ---\n{c.logs()}")
+            text = support.wait_both_up(web_port, "local", 120, lambda: f"\n--- exporter ---\n{c.logs()}")
             self.assertNotIn(password, text)
             self.assertNotIn(password, c.logs())
             self.assertEqual(support.sample(text, "ftp_exporter_targets"), 1.0)

@@ -45,7 +45,7 @@ class SidecarPod(unittest.TestCase):
                 "image": {"repository": repository, "tag": tag},
                 "web": {"port": web_port, "listenAddress": f"127.0.0.1:{web_port}"},
                 "config": {
-                    "defaults": {"interval": "5s", "timeout": "5s"},
+                    "defaults": {"interval": "10s", "timeout": "10s"},
                     "targets": [
                         {
                             "name": "ftp-server",
@@ -68,7 +68,7 @@ class SidecarPod(unittest.TestCase):
             def logs():
                 return "".join(f"\n--- {c} ---\n{support.container_logs(c)}" for c in (ftp, exporter))
 
-            text = support.wait_both_up(web_port, "ftp-server", 90, logs)
+            text = support.wait_both_up(web_port, "ftp-server", 150, logs)
             info = [l for l in text.splitlines() if l.startswith("ftp_target_info{")]
             self.assertEqual(len(info), 1, info)
             self.assertIn(f'address="127.0.0.1:{ftp_port}"', info[0])
