@@ -45,7 +45,8 @@ say "apt-get update"
 # Tools the tests run directly:
 #   prometheus -> promtool (metrics exposition lint), nftables + iproute2
 #   (network namespaces for unreachable/filtered hosts), openssl (test
-#   certificates), curl (harness self-test), python3-venv for pyftpdlib.
+#   certificates), curl (harness self-test; an HTTPS client of
+#   tests/service_web_tls), python3-venv for pyftpdlib.
 # Libraries the unpacked FTP servers link against (found with ldd on the
 # unpacked binaries): libwrap0 (vsftpd), libhiredis0.14, libmemcached11,
 # libmemcachedutil2, libpcre2-posix3 (proftpd), libsodium23 (proftpd
@@ -137,6 +138,20 @@ else
         "pyftpdlib==$PYFTPDLIB_VERSION" "pyopenssl==$PYOPENSSL_VERSION"
 fi
 "$VENV/bin/python" -c 'import pyftpdlib, OpenSSL; from pyftpdlib.handlers import TLS_FTPHandler; print("install-deps:   pyftpdlib", pyftpdlib.__ver__, "pyOpenSSL", OpenSSL.__version__)'
+
+# --- cargo-fuzz, for ci/fuzz.sh ---------------------------------------------
+# Pinned and built from crates.io into .cache (a prebuilt binary cannot be
+# fetched here). The fuzz targets also need the nightly toolchain, which the
+# machines have; ci/fuzz.sh fails when it is missing.
+CARGO_FUZZ_VERSION="0.13.2"
+CARGO_FUZZ_ROOT="$CACHE/tools/cargo-fuzz"
+if [[ "$("$CARGO_FUZZ_ROOT/bin/cargo-fuzz" --version 2>/dev/null)" == "cargo-fuzz $CARGO_FUZZ_VERSION" ]]; then
+    say "cargo-fuzz $CARGO_FUZZ_VERSION already installed"
+else
+    say "cargo install cargo-fuzz $CARGO_FUZZ_VERSION"
+    cargo install --quiet --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION" --root "$CARGO_FUZZ_ROOT"
+fi
+rustup toolchain list | grep -q '^nightly' || { echo "install-deps: the nightly toolchain is missing (cargo fuzz needs it)" >&2; exit 1; }
 
 # --- prometheus_client, in a venv: the OpenMetrics parser the tests check /metrics with
 PROMCLIENT_VERSION="0.26.0"

@@ -16,6 +16,8 @@ cargo clippy --all-targets -- -D warnings
 # The image's feature set (no `demo`): dead code there is a warning too.
 cargo clippy --no-default-features -- -D warnings
 cargo test --all-targets
+# Every fuzz target for a short fixed budget (nightly + cargo-fuzz); fails on a crash.
+bash ci/fuzz.sh
 
 # Kubernetes: the image, built offline exactly as the Dockerfile ships it;
 # then the Helm chart through Helm's own engine, the image run read-only as

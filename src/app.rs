@@ -95,11 +95,11 @@ pub struct App {
 /// IPv6 too where the machine has it.
 async fn bind(address: &str) -> std::io::Result<TcpListener> {
     match address.strip_prefix(':') {
-        Some(port) => match TcpListener::bind(format!("[::]:{port}")).await {
+        Some(port) => match http::listen(&format!("[::]:{port}")).await {
             Ok(l) => Ok(l),
-            Err(_) => TcpListener::bind(format!("0.0.0.0:{port}")).await,
+            Err(_) => http::listen(&format!("0.0.0.0:{port}")).await,
         },
-        None => TcpListener::bind(address).await,
+        None => http::listen(address).await,
     }
 }
 

@@ -14,6 +14,8 @@ pub mod demo;
 #[cfg(feature = "demo")]
 pub mod embedded;
 pub mod ftp;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod metrics;
 pub mod scheduler;

@@ -10,13 +10,15 @@ use std::time::Duration;
 use ftp_exporter::app::{App, AppOptions};
 use ftp_exporter::embedded::{EmbeddedOptions, EmbeddedServer};
 use ftp_exporter::http::WebConfig;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use support::certs::TestCa;
 use support::service::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn https_get(addr: std::net::SocketAddr, ca: &std::path::Path, path: &str) -> String {
     let mut roots = rustls::RootCertStore::empty();
-    for c in rustls_pemfile::certs(&mut std::io::BufReader::new(std::fs::File::open(ca).unwrap())) {
+    for c in CertificateDer::pem_file_iter(ca).unwrap() {
         roots.add(c.unwrap()).unwrap();
     }
     let config =

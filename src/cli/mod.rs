@@ -10,11 +10,12 @@ pub mod probe;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::TypedValueParser as _;
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::app::{App, AppOptions};
 use crate::config::Config;
-use crate::http::WebConfig;
+use crate::http::{Limits, WebConfig};
 use crate::shard::Shard;
 use logging::{LogFormat, LogLevel};
 
@@ -41,6 +42,8 @@ pub struct Cli {
     pub log_level: LogLevel,
     #[arg(long = "log.format", value_enum, default_value = "logfmt", global = true)]
     pub log_format: LogFormat,
+    #[command(flatten)]
+    pub web_limits: WebLimits,
     /// Checks allowed to run at once, over all targets.
     #[arg(long = "checks.max-concurrency", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_concurrency: u32,
@@ -99,6 +102,50 @@ impl Cli {
         };
         shard.map(Some).map_err(|e| e.to_string())
     }
+}
+
+/// The HTTP side's limits ([`Limits`]); defaults from `Limits::default()`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebLimits {
+    /// HTTP connections open at once; when all are taken, a new one evicts the oldest idle one
+    /// (not serving a request), and waits only if every one is serving.
+    #[arg(long = "web.max-connections", default_value_t = Limits::default().max_connections,
+          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    pub max_connections: usize,
+    /// Time a client gets to send a request's head (and again its body); idle keep-alive
+    /// connections and TLS handshakes are cut after it too.
+    #[arg(long = "web.header-read-timeout", default_value = "10s", value_parser = crate::config::parse_duration)]
+    pub header_read_timeout: Duration,
+    /// Largest request head, request line included; larger ones get 431.
+    #[arg(long = "web.max-header-bytes", default_value = "16KiB", value_parser = header_bytes)]
+    pub max_header_bytes: usize,
+    /// Largest request body (no endpoint reads one; 0 refuses any); larger ones get 413.
+    #[arg(long = "web.max-request-body-bytes", default_value = "4KiB", value_parser = crate::config::parse_size)]
+    pub max_request_body_bytes: u64,
+    /// Longest life of one HTTP connection (a /probe running longer is cut off).
+    #[arg(long = "web.max-connection-lifetime", default_value = "5m", value_parser = crate::config::parse_duration)]
+    pub max_connection_lifetime: Duration,
+}
+
+impl From<&WebLimits> for Limits {
+    fn from(w: &WebLimits) -> Limits {
+        Limits {
+            max_connections: w.max_connections,
+            header_read_timeout: w.header_read_timeout,
+            max_header_bytes: w.max_header_bytes,
+            max_request_body_bytes: w.max_request_body_bytes,
+            max_connection_lifetime: w.max_connection_lifetime,
+        }
+    }
+}
+
+/// A request head must fit a request line with the longest query accepted (8 KiB).
+fn header_bytes(s: &str) -> Result<usize, String> {
+    let n = crate::config::parse_size(s)?;
+    if !(10 * 1024..=1 << 20).contains(&n) {
+        return Err(format!("{s:?}: must be between 10KiB and 1MiB"));
+    }
+    Ok(n as usize)
 }
 
 fn url_path(s: &str) -> Result<String, String> {
@@ -167,7 +214,7 @@ async fn run_exporter(cli: Cli, shard: Option<Shard>) -> i32 {
         max_concurrency: cli.max_concurrency as usize,
         max_probes: cli.max_probes as usize,
         probe_timeout_offset: cli.probe_timeout_offset,
-        http_limits: Default::default(),
+        http_limits: (&cli.web_limits).into(),
         store: crate::store::StoreOptions {
             max_successful_transcripts: cli.successful_transcripts,
             max_transcript_bytes: usize::try_from(cli.transcript_bytes).unwrap_or(usize::MAX),
@@ -270,5 +317,29 @@ mod tests {
         let cli = Cli::try_parse_from(["ftp_exporter", "check-config", "--config.file=x.yml"]).unwrap();
         assert!(matches!(cli.command, Some(Command::CheckConfig)));
         assert_eq!(cli.shard(), Ok(None));
+    }
+
+    #[test]
+    fn web_limit_flags_default_to_the_limits_defaults_and_parse_units() {
+        let cli = Cli::parse_from(["ftp_exporter"]);
+        assert_eq!(Limits::from(&cli.web_limits), Limits::default());
+        let cli = Cli::parse_from([
+            "ftp_exporter",
+            "--web.max-connections=10",
+            "--web.header-read-timeout=1500ms",
+            "--web.max-header-bytes=32KiB",
+            "--web.max-request-body-bytes=0",
+            "--web.max-connection-lifetime=1m",
+        ]);
+        let l = Limits::from(&cli.web_limits);
+        assert_eq!(
+            (l.max_connections, l.header_read_timeout, l.max_header_bytes, l.max_request_body_bytes),
+            (10, Duration::from_millis(1500), 32 * 1024, 0)
+        );
+        assert_eq!(l.max_connection_lifetime, Duration::from_secs(60));
+        for bad in ["--web.max-connections=0", "--web.max-header-bytes=1KiB", "--web.header-read-timeout=0s"]
+        {
+            assert!(Cli::try_parse_from(["ftp_exporter", bad]).is_err(), "{bad}");
+        }
     }
 }

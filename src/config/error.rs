@@ -35,7 +35,7 @@ impl ConfigError {
     /// (`targets[0].check: unknown field ... at line 4 column 7`). We split
     /// that format here, in one place, and `serde_message_format_is_pinned`
     /// fails loudly if an upgrade changes it.
-    pub(crate) fn from_yaml(file: &Path, err: &serde_norway::Error) -> Self {
+    pub(crate) fn from_yaml(file: &Path, source_text: &str, err: &serde_norway::Error) -> Self {
         let location = err.location();
         let mut text = err.to_string();
         if let Some(loc) = &location {
@@ -55,7 +55,12 @@ impl ConfigError {
             }
             key.push_str(field);
         }
-        ConfigError { file: file.to_path_buf(), line: location.map(|l| l.line()), key, message }
+        ConfigError {
+            file: file.to_path_buf(),
+            line: location.map(|l| line_at(source_text, l.index())),
+            key,
+            message,
+        }
     }
 }
 
@@ -139,6 +144,16 @@ impl fmt::Display for KeyPath {
     }
 }
 
+/// The 1-based line of byte `index` as editors, `grep -n` and `sed -n` count
+/// lines: by `\n`. YAML also breaks lines at a bare `\r` (so serde_norway's
+/// own line number counts those), which would point at a line that
+/// `sed -n 40p` does not find in a file with stray carriage returns (found
+/// by the `config_parse` fuzz target).
+pub(crate) fn line_at(text: &str, index: usize) -> usize {
+    let end = index.min(text.len());
+    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,7 +173,14 @@ mod tests {
 
     fn err(text: &str) -> String {
         let e = serde_norway::from_str::<Doc>(text).unwrap_err();
-        ConfigError::from_yaml(Path::new("f.yml"), &e).to_string()
+        ConfigError::from_yaml(Path::new("f.yml"), text, &e).to_string()
+    }
+
+    #[test]
+    fn lines_are_counted_by_newlines_only() {
+        // Regression (fuzz/regressions/config_parse): serde said line 4 here.
+        assert_eq!(err("a:\r\r\r  - n: x\n"), r#"f.yml:1: a[0].n: invalid type: string "x", expected u8"#);
+        assert_eq!(err("a:\r\n  - m: 1\r\n"), "f.yml:2: a[0].m: unknown field `m`, expected `n`");
     }
 
     #[test]

@@ -36,7 +36,9 @@ fn find(text: &str, path: &KeyPath, skip: usize) -> Option<usize> {
     let skip = Cell::new(skip);
     match (Walk { rest: &path.0, skip: &skip }).deserialize(de) {
         Ok(()) => None,
-        Err(e) if e.to_string().contains(FOUND) => e.location().map(|l| l.line()),
+        Err(e) if e.to_string().contains(FOUND) => {
+            e.location().map(|l| super::error::line_at(text, l.index()))
+        }
         Err(_) => None,
     }
 }

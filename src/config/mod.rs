@@ -185,7 +185,7 @@ fn read_config(path: &Path) -> Result<String, crate::small_file::FileError> {
 /// serde_norway's error, reworded where it speaks to a programmer (our type
 /// names, a repeated key placed at its mapping, a second document).
 fn yaml_error(ctx: &Ctx, e: &serde_norway::Error) -> ConfigError {
-    let mut err = ConfigError::from_yaml(ctx.source, e);
+    let mut err = ConfigError::from_yaml(ctx.source, ctx.text, e);
     // "expected struct RawTarget" names our type, not the user's mistake.
     for raw in ["RawTarget", "RawCheck", "RawRetrieve", "RawStore", "RawPassive", "RawActive", "RawMetrics"] {
         err.message = err.message.replace(&format!("expected struct {raw}"), "expected a mapping");

@@ -13,6 +13,8 @@
 //!   that sets any of them ignores all three in `defaults:`.
 
 use crate::check::plan::{ANONYMOUS_PASSWORD, MAX_STORE_BYTES};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -316,7 +318,7 @@ fn read_ca_file(ctx: &Ctx, at: &KeyPath, written: &str) -> Result<PathBuf, Confi
     let path = ctx.file_path(written);
     let pem = crate::small_file::read(&path, crate::ftp::tls::MAX_CA_FILE)
         .map_err(|e| ctx.err(at, format!("cannot read {}: {e}", path.display())))?;
-    let certs = rustls_pemfile::certs(&mut pem.as_slice()).collect::<Result<Vec<_>, _>>();
+    let certs = CertificateDer::pem_slice_iter(&pem).collect::<Result<Vec<_>, _>>();
     match certs {
         Ok(c) if !c.is_empty() => Ok(path),
         Ok(_) => Err(ctx.err(at, format!("{} contains no PEM certificate", path.display()))),

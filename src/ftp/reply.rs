@@ -9,8 +9,9 @@
 
 use thiserror::Error;
 
-/// Longest line accepted, CRLF included. RFC 959 sets no limit; real
-/// banners stay far below this.
+/// Longest line accepted, without its terminator, as received and as kept
+/// (invalid UTF-8 is kept as U+FFFD, three bytes for one). RFC 959 sets no
+/// limit; real banners stay far below this.
 pub const MAX_LINE: usize = 8 * 1024;
 /// Most lines in one reply (FEAT and HELP replies are the long ones).
 pub const MAX_LINES: usize = 1000;
@@ -58,6 +59,11 @@ impl ReplyParser {
             return Err(ReplyError::LineTooLong);
         }
         let line = String::from_utf8_lossy(raw).into_owned();
+        // Checked again once converted: 3000 bytes of Latin-1 become 9000
+        // (found by the reply_reader fuzz target).
+        if line.len() > MAX_LINE {
+            return Err(ReplyError::LineTooLong);
+        }
         match self.pending.take() {
             None => {
                 let (code, sep) = parse_code(&line).ok_or_else(|| ReplyError::NotFtp(snippet(&line)))?;
@@ -162,5 +168,18 @@ mod tests {
         p.feed(b"220-hello").unwrap();
         let err = (0..MAX_LINES + 1).find_map(|_| p.feed(b"220-more").err());
         assert_eq!(err, Some(ReplyError::TooLong));
+    }
+
+    #[test]
+    fn invalid_utf8_cannot_grow_a_line_past_the_bound() {
+        // Regression (fuzz/regressions/reply_reader): each invalid byte is
+        // kept as U+FFFD, three bytes, so a line within MAX_LINE on the wire
+        // was kept at up to three times it.
+        let mut latin1 = b"220 ".to_vec();
+        latin1.extend(std::iter::repeat_n(0xE9, MAX_LINE / 3));
+        assert_eq!(ReplyParser::default().feed(&latin1), Err(ReplyError::LineTooLong));
+        let short = [b"220 Soci".as_slice(), &[0xE9], b"t"].concat();
+        let r = ReplyParser::default().feed(&short).unwrap().unwrap();
+        assert_eq!(r.text(), "Soci\u{FFFD}t");
     }
 }

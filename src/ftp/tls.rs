@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, HandshakeKind, RootCertStore, SignatureScheme};
 use tokio::net::TcpStream;
@@ -34,7 +35,7 @@ pub fn root_verifier(ca_file: Option<&Path>) -> Result<Arc<dyn ServerCertVerifie
         Some(path) => {
             let pem = crate::small_file::read(path, MAX_CA_FILE)
                 .map_err(|e| Error::Local(format!("{}: {e}", path.display())))?;
-            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            for cert in CertificateDer::pem_slice_iter(&pem) {
                 let cert = cert.map_err(|e| Error::Local(format!("{}: {e}", path.display())))?;
                 roots.add(cert).map_err(|e| Error::Local(format!("{}: {e}", path.display())))?;
             }

@@ -2,11 +2,17 @@
 //! waits on an FTP server, except in `/probe`, which exists to do exactly
 //! that on request.
 //!
-//! Its own limits (SPEC §9): a bounded number of connections, a deadline for
-//! request headers (a slowloris client cannot hold a slot), a cap on a
-//! connection's lifetime, and no request bodies read at all.
+//! Its own limits (SPEC §9, [`Limits`]): a bounded number of connections
+//! where idle ones give way to new ones (`conns`), a deadline and a size cap
+//! for request heads, a cap on request bodies and on a connection's
+//! lifetime; every request then passes `guard` (body, auth, query).
 
+mod auth;
+mod conns;
+mod guard;
+mod query;
 mod routes;
+mod tls;
 pub mod web_config;
 
 use std::future::Future;
@@ -19,7 +25,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 
 use crate::check::Mode;
 use crate::config::Target;
@@ -71,16 +77,26 @@ pub struct HttpState {
     pub probe_timeout_offset: Duration,
 }
 
-/// The HTTP side's own limits (SPEC §9).
-#[derive(Debug, Clone, Copy)]
+/// The HTTP side's own limits (SPEC §9), each a `--web.*` flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Connections served at once; more wait in the kernel's accept queue.
+    /// Connections open at once (`--web.max-connections`). When all are
+    /// taken, a new one evicts the oldest that is not serving a request;
+    /// only when every one is serving does it wait in the accept queue.
     pub max_connections: usize,
-    /// Time a client gets to send a request's headers.
+    /// Time a client gets to send a request's head, and again its body
+    /// (`--web.header-read-timeout`); an idle keep-alive connection is cut
+    /// after it too. TLS handshakes get the same time.
     pub header_read_timeout: Duration,
-    /// Longest life of one connection: enough for a `/probe` of both modes
-    /// with timeouts up to two minutes each (a longer one is cut off), short
-    /// enough that idle keep-alive connections cannot pin every slot.
+    /// Longest request head, request line included (`--web.max-header-bytes`);
+    /// larger ones get 431.
+    pub max_header_bytes: usize,
+    /// Longest request body (`--web.max-request-body-bytes`); no endpoint
+    /// reads one, larger ones get 413.
+    pub max_request_body_bytes: u64,
+    /// Longest life of one connection (`--web.max-connection-lifetime`):
+    /// enough for a `/probe` of both modes with timeouts up to two minutes
+    /// each (a longer one is cut off).
     pub max_connection_lifetime: Duration,
 }
 
@@ -89,21 +105,43 @@ impl Default for Limits {
         Limits {
             max_connections: 256,
             header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
+            max_request_body_bytes: 4096,
             max_connection_lifetime: Duration::from_secs(300),
         }
     }
 }
 
+/// Accept queue of the HTTP listener. std and mio use 128: a burst of more
+/// connections than that (a slowloris opening hundreds at once) overflows
+/// it, the kernel drops the SYNs, and a scrape caught in the burst waits a
+/// whole SYN retransmission (1 s) before it is even accepted.
+const BACKLOG: u32 = 1024;
+
+/// Binds `address` (`host:port`, `[v6]:port`) for [`serve`], with a [`BACKLOG`] accept queue.
+pub async fn listen(address: &str) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host(address).await? {
+        let socket =
+            if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() };
+        let bound = socket.and_then(|s| {
+            s.set_reuseaddr(true)?;
+            s.bind(addr)?;
+            s.listen(BACKLOG)
+        });
+        match bound {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other(format!("{address}: no address to listen on"))))
+}
+
 /// Serves HTTP on `listener` until `stop` turns true.
 pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut stop: watch::Receiver<bool>) {
     let limits = state.limits;
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let conns = conns::Conns::new(limits.max_connections);
     loop {
-        let slot = tokio::select! {
-            _ = stopped(&mut stop) => return,
-            s = slots.clone().acquire_owned() => s,
-        };
-        let Ok(slot) = slot else { return };
         let (stream, peer) = tokio::select! {
             _ = stopped(&mut stop) => return,
             a = listener.accept() => match a {
@@ -116,11 +154,19 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut stop: watch
                 }
             },
         };
+        let slot = tokio::select! {
+            _ = stopped(&mut stop) => return,
+            s = conns.admit() => s,
+        };
         let state = state.clone();
         tokio::spawn(async move {
-            let _slot = slot;
-            let served =
-                tokio::time::timeout(limits.max_connection_lifetime, serve_connection(stream, state)).await;
+            let served = tokio::select! {
+                s = tokio::time::timeout(limits.max_connection_lifetime, serve_connection(stream, state, &slot)) => s,
+                _ = slot.evict.notified() => {
+                    tracing::debug!(peer = %peer, "HTTP connection evicted: idle while all slots were taken");
+                    return;
+                }
+            };
             if let Ok(Err(e)) = served {
                 tracing::debug!(peer = %peer, error = %e, "HTTP connection ended with an error");
             }
@@ -133,16 +179,27 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
-async fn serve_connection(stream: tokio::net::TcpStream, state: Arc<HttpState>) -> Result<(), String> {
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    state: Arc<HttpState>,
+    slot: &conns::Slot,
+) -> Result<(), String> {
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(state.limits.header_read_timeout)
-        .max_buf_size(64 * 1024);
+        .max_header_size(state.limits.max_header_bytes)
+        .max_buf_size((state.limits.max_header_bytes + 1024).max(64 * 1024));
     let svc_state = state.clone();
+    let busy = slot.busy.clone();
     let service = service_fn(move |req| {
         let state = svc_state.clone();
-        async move { Ok::<_, std::convert::Infallible>(routes::handle(&state, req).await) }
+        // Busy from the request head until the response is written.
+        let mark = conns::Busy::new(&busy);
+        async move {
+            let response = routes::handle(&state, req).await;
+            Ok::<_, std::convert::Infallible>(response.map(|body| conns::Tracked::new(body, mark)))
+        }
     });
     match state.web.tls_acceptor() {
         Some(acceptor) => {

@@ -12,8 +12,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{
-    HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY, WWW_AUTHENTICATE,
-    X_CONTENT_TYPE_OPTIONS,
+    HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY, X_CONTENT_TYPE_OPTIONS,
 };
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 
@@ -23,7 +22,7 @@ use crate::metrics;
 use crate::scheduler::ProbeRefused;
 use crate::status;
 
-type Resp = Response<Full<Bytes>>;
+pub(super) type Resp = Response<Full<Bytes>>;
 
 const TEXT: &str = "text/plain; charset=utf-8";
 const HTML: &str = "text/html; charset=utf-8";
@@ -38,7 +37,7 @@ fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>)
     r
 }
 
-fn text(status: StatusCode, body: impl Into<String>) -> Resp {
+pub(super) fn text(status: StatusCode, body: impl Into<String>) -> Resp {
     let mut body = body.into();
     if !body.ends_with('\n') {
         body.push('\n');
@@ -50,11 +49,10 @@ fn header(headers: &HeaderMap, name: hyper::header::HeaderName) -> Option<&str> 
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-pub(super) async fn handle(state: &Arc<HttpState>, req: Request<Incoming>) -> Resp {
-    if !state.web.authorized(req.headers()).await {
-        let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized");
-        r.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"ftp_exporter\""));
-        return r;
+pub(super) async fn handle(state: &Arc<HttpState>, mut req: Request<Incoming>) -> Resp {
+    // Body limit, Basic auth (health endpoints exempt), query checks.
+    if let Some(refused) = super::guard::admit(state, &mut req).await {
+        return refused;
     }
     let path = req.uri().path();
     let query = req.uri().query().unwrap_or("");

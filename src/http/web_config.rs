@@ -1,23 +1,33 @@
 //! `--web.config.file`: the subset of Prometheus exporter-toolkit's web
 //! configuration that an exporter on a shared network needs — HTTPS with a
-//! certificate and key, and Basic auth users with bcrypt hashes — so the
-//! same file works for this exporter and for node_exporter.
+//! certificate and key, optionally client certificates checked against a
+//! CA, and Basic auth users with bcrypt hashes — so the same file works for
+//! this exporter and for node_exporter.
 //!
 //! ```yaml
-//! tls_server_config: { cert_file: server.crt, key_file: server.key }
+//! tls_server_config:
+//!   cert_file: server.crt
+//!   key_file: server.key
+//!   client_ca_file: clients-ca.pem            # optional
+//!   client_auth_type: RequireAndVerifyClientCert  # or VerifyClientCertIfGiven, NoClientCert
+//!   min_version: TLS12                         # TLS12 (default) or TLS13
+//!   max_version: TLS13
 //! basic_auth_users: { prometheus: "$2y$10$…" }
 //! ```
+//!
+//! As in exporter-toolkit, paths are relative to the file, a `client_ca_file`
+//! without a verifying `client_auth_type` is refused (it would silently
+//! verify nothing), and so is a verifying type without a CA.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
-use base64::Engine as _;
-use hyper::header::AUTHORIZATION;
 use hyper::HeaderMap;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use tokio_rustls::TlsAcceptor;
+
+use super::auth::{self, Users};
+use super::tls::{self, ClientAuth, TlsFiles, TlsVersion};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,167 +42,160 @@ struct File {
 struct TlsFile {
     cert_file: String,
     key_file: String,
+    client_ca_file: Option<String>,
+    client_auth_type: Option<String>,
+    min_version: Option<String>,
+    max_version: Option<String>,
 }
+
+/// Largest web config file read: a few users and paths fit in far less, and
+/// `--web.config.file=/dev/zero` must fail instead of filling memory.
+const MAX_FILE_BYTES: u64 = 1 << 20;
 
 /// Web settings; the default serves plain HTTP without authentication.
 #[derive(Default, Clone)]
 pub struct WebConfig {
     tls: Option<TlsAcceptor>,
-    users: Arc<BTreeMap<String, String>>,
-    /// Digests of credentials that already passed bcrypt: bcrypt is slow on
-    /// purpose, and Prometheus sends the same header every scrape.
-    verified: Arc<Mutex<HashSet<[u8; 32]>>>,
-    /// A hash of the users' cost to check unknown users against, so that
-    /// the answer takes as long for them and does not reveal who exists.
-    dummy: Arc<String>,
+    users: Users,
 }
 
 impl WebConfig {
+    /// Reads and validates `path` (and the certificate files it names).
     pub fn load(path: &Path) -> Result<Self, String> {
+        let raw = read_bounded(path, MAX_FILE_BYTES)?;
+        let raw = String::from_utf8(raw).map_err(|_| format!("{}: not UTF-8 text", path.display()))?;
+        WebConfig::parse(&raw, path)
+    }
+
+    /// As [`WebConfig::load`], from text; `path` names the file in messages
+    /// and anchors the relative paths inside it.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, String> {
         let shown = path.display();
-        let raw = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
-        let file: File = serde_norway::from_str(&raw).map_err(|e| format!("{shown}: {e}"))?;
-        // Paths in the file are relative to the file, as in exporter-toolkit.
-        let base = path.parent().unwrap_or(Path::new("."));
-        for (user, hash) in &file.basic_auth_users {
-            if !hash.starts_with("$2") {
-                return Err(format!("{shown}: basic_auth_users.{user}: not a bcrypt hash"));
-            }
-        }
+        let file: File = serde_norway::from_str(text).map_err(|e| format!("{shown}: {e}"))?;
+        let users =
+            Users::new(file.basic_auth_users).map_err(|e| format!("{shown}: basic_auth_users.{e}"))?;
         let tls = match file.tls_server_config {
             None => None,
-            Some(t) => Some(tls_acceptor(&base.join(&t.cert_file), &base.join(&t.key_file))?),
+            Some(t) => {
+                let files = tls_files(t, path.parent().unwrap_or(Path::new(".")))
+                    .map_err(|e| format!("{shown}: tls_server_config.{e}"))?;
+                Some(tls::acceptor(&files)?)
+            }
         };
-        // "$2y$10$…": the cost is the number between the 2nd and 3rd `$`.
-        let cost = file
-            .basic_auth_users
-            .values()
-            .next()
-            .and_then(|h| h.split('$').nth(2))
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(bcrypt::DEFAULT_COST);
-        let dummy = if file.basic_auth_users.is_empty() {
-            String::new()
-        } else {
-            bcrypt::hash("ftp_exporter: no such user", cost).map_err(|e| format!("{shown}: {e}"))?
-        };
-        Ok(WebConfig {
-            tls,
-            users: Arc::new(file.basic_auth_users),
-            verified: Default::default(),
-            dummy: Arc::new(dummy),
-        })
+        Ok(WebConfig { tls, users })
     }
 
     pub fn tls_acceptor(&self) -> Option<TlsAcceptor> {
         self.tls.clone()
     }
 
+    /// Whether users are configured (requests then need Basic auth).
+    pub fn requires_auth(&self) -> bool {
+        !self.users.is_empty()
+    }
+
     /// Whether the request may be served: always without users, otherwise
     /// with a valid `Authorization: Basic` header.
     pub async fn authorized(&self, headers: &HeaderMap) -> bool {
-        if self.users.is_empty() {
-            return true;
-        }
-        let Some((user, password)) = basic_credentials(headers) else { return false };
-        let (known, hash) = match self.users.get(&user) {
-            Some(h) => (true, h.clone()),
-            None => (false, self.dummy.as_ref().clone()),
-        };
-        let digest: [u8; 32] = Sha256::new()
-            .chain_update(&user)
-            .chain_update([0])
-            .chain_update(&password)
-            .chain_update(&hash)
-            .finalize()
-            .into();
-        if self.verified.lock().unwrap_or_else(|e| e.into_inner()).contains(&digest) {
-            return true;
-        }
-        let ok = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
-            .await
-            .unwrap_or(false)
-            && known;
-        if ok {
-            let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-            // Bounded: a handful of users, each with one password.
-            if verified.len() > 1000 {
-                verified.clear();
-            }
-            verified.insert(digest);
-        }
-        ok
+        auth::authorized(&self.users, headers).await
     }
 }
 
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
-    let decoded = String::from_utf8(decoded).ok()?;
-    let (user, password) = decoded.split_once(':')?;
-    Some((user.to_string(), password.to_string()))
-}
-
-fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
-    let open = |p: &Path| {
-        std::fs::File::open(p).map(std::io::BufReader::new).map_err(|e| format!("{}: {e}", p.display()))
+/// The checked `tls_server_config`; `Err` is `key: message`.
+fn tls_files(t: TlsFile, base: &Path) -> Result<TlsFiles, String> {
+    let client_auth = match t.client_auth_type.as_deref() {
+        None | Some("NoClientCert") => ClientAuth::None,
+        Some("VerifyClientCertIfGiven") => ClientAuth::IfGiven,
+        Some("RequireAndVerifyClientCert") => ClientAuth::Required,
+        Some(other @ ("RequestClientCert" | "RequireAnyClientCert")) => {
+            return Err(format!(
+                "client_auth_type: {other} (a client certificate that is not verified) is not \
+                 supported; use VerifyClientCertIfGiven or RequireAndVerifyClientCert"
+            ))
+        }
+        Some(other) => {
+            return Err(format!(
+                "client_auth_type: unknown value {other:?}, expected NoClientCert, \
+                 VerifyClientCertIfGiven or RequireAndVerifyClientCert"
+            ))
+        }
     };
-    let certs: Vec<_> = rustls_pemfile::certs(&mut open(cert)?)
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("{}: {e}", cert.display()))?;
-    if certs.is_empty() {
-        return Err(format!("{}: no certificate found", cert.display()));
+    let client_ca = match (t.client_ca_file, client_auth) {
+        (Some(_), ClientAuth::None) => {
+            return Err("client_ca_file: set without a client_auth_type that verifies \
+                        (VerifyClientCertIfGiven or RequireAndVerifyClientCert)"
+                .into())
+        }
+        (None, ClientAuth::IfGiven | ClientAuth::Required) => {
+            return Err("client_auth_type: verifying client certificates needs client_ca_file".into())
+        }
+        (ca, _) => ca.map(|c| base.join(c)),
+    };
+    let version = |key: &str, v: Option<String>, default: TlsVersion| match v.as_deref() {
+        None => Ok(default),
+        Some("TLS12") => Ok(TlsVersion::Tls12),
+        Some("TLS13") => Ok(TlsVersion::Tls13),
+        Some(v @ ("TLS10" | "TLS11")) => {
+            Err(format!("{key}: {v} is not supported (it is obsolete, RFC 8996); use TLS12 or TLS13"))
+        }
+        Some(v) => Err(format!("{key}: unknown TLS version {v:?}, expected TLS12 or TLS13")),
+    };
+    let min_version = version("min_version", t.min_version, TlsVersion::Tls12)?;
+    let max_version = version("max_version", t.max_version, TlsVersion::Tls13)?;
+    if min_version > max_version {
+        return Err("min_version: higher than max_version".into());
     }
-    let key = rustls_pemfile::private_key(&mut open(key)?)
-        .map_err(|e| format!("{}: {e}", key.display()))?
-        .ok_or_else(|| format!("{}: no private key found", key.display()))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| format!("{}: {e}", cert.display()))?;
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    Ok(TlsFiles {
+        cert: base.join(t.cert_file),
+        key: base.join(t.key_file),
+        client_ca,
+        client_auth,
+        min_version,
+        max_version,
+    })
+}
+
+/// A regular file of at most `limit` bytes ([`crate::small_file`]: a FIFO or
+/// `/dev/stdin` would block, `/dev/zero` never end); `Err` names the file.
+pub(super) fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
+    crate::small_file::read(path, limit).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn header(user: &str, password: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        let v = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-        h.insert(AUTHORIZATION, format!("Basic {v}").parse().unwrap());
-        h
-    }
-
-    #[tokio::test]
-    async fn basic_auth_with_bcrypt() {
+    fn load(text: &str) -> Result<WebConfig, String> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("web.yml");
-        let hash = bcrypt::hash("s3cret", 4).unwrap();
-        std::fs::write(&path, format!("basic_auth_users:\n  prom: '{hash}'\n")).unwrap();
-        let web = WebConfig::load(&path).unwrap();
-        assert!(web.authorized(&header("prom", "s3cret")).await);
-        assert!(web.authorized(&header("prom", "s3cret")).await, "cached");
-        assert!(!web.authorized(&header("prom", "wrong")).await);
-        assert!(!web.authorized(&header("other", "s3cret")).await);
-        assert!(!web.authorized(&HeaderMap::new()).await);
-        assert!(WebConfig::default().authorized(&HeaderMap::new()).await);
+        std::fs::write(&path, text).unwrap();
+        WebConfig::load(&path)
     }
 
     #[test]
-    fn refuses_unknown_keys_and_plain_passwords() {
+    fn refuses_unknown_keys_and_contradictions() {
+        assert!(load("bogus: 1\n").is_err());
+        let tls = "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n";
+        for (extra, wanted) in [
+            ("  client_ca_file: ca.pem\n", "without a client_auth_type"),
+            ("  client_auth_type: RequireAndVerifyClientCert\n", "needs client_ca_file"),
+            ("  client_auth_type: RequireAnyClientCert\n", "not supported"),
+            ("  client_auth_type: Sometimes\n", "unknown value"),
+            ("  min_version: TLS11\n", "not supported"),
+            ("  min_version: TLS13\n  max_version: TLS12\n", "higher than max_version"),
+            ("", "c.pem"),
+        ] {
+            let err = load(&format!("{tls}{extra}")).err().unwrap();
+            assert!(err.contains(wanted), "{extra:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_regular_small_file() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("web.yml");
-        std::fs::write(&path, "basic_auth_users:\n  prom: plain\n").unwrap();
-        assert!(WebConfig::load(&path).err().unwrap().contains("not a bcrypt hash"));
-        std::fs::write(&path, "bogus: 1\n").unwrap();
-        assert!(WebConfig::load(&path).is_err());
+        assert!(WebConfig::load(dir.path()).err().unwrap().contains("not a regular file"));
+        let big = dir.path().join("big.yml");
+        std::fs::write(&big, vec![b'#'; MAX_FILE_BYTES as usize + 1]).unwrap();
+        assert!(WebConfig::load(&big).err().unwrap().contains("larger than"));
     }
 }

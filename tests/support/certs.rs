@@ -3,7 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use rcgen::{date_time_ymd, BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use rcgen::{
+    date_time_ymd, BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+    IsCa, KeyPair,
+};
 
 pub struct TestCa {
     issuer: CertifiedIssuer<'static, KeyPair>,
@@ -42,12 +45,29 @@ impl TestCa {
             params.not_before = date_time_ymd(2024, 1, 1);
             params.not_after = date_time_ymd(2099, 1, 1);
         }
+        self.issue(params, dir, name, true)
+    }
+
+    /// A client certificate (TLS client auth) named `name`: `<name>-cert.pem`, `<name>-key.pem`.
+    pub fn client_cert(&self, dir: &Path, name: &str) -> ServerCert {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.not_before = date_time_ymd(2024, 1, 1);
+        params.not_after = date_time_ymd(2099, 1, 1);
+        self.issue(params, dir, name, false)
+    }
+
+    /// Signs `params` with a new key: `<name>-cert.pem` (with the CA after
+    /// it when `chain`) and `<name>-key.pem`.
+    fn issue(&self, params: CertificateParams, dir: &Path, name: &str, chain: bool) -> ServerCert {
         let not_after = params.not_after.unix_timestamp();
         let key = KeyPair::generate().unwrap();
         let cert = params.signed_by(&key, &self.issuer).unwrap();
         let cert_file = dir.join(format!("{name}-cert.pem"));
         let key_file = dir.join(format!("{name}-key.pem"));
-        std::fs::write(&cert_file, format!("{}{}", cert.pem(), self.issuer.pem())).unwrap();
+        let ca = if chain { self.issuer.pem() } else { String::new() };
+        std::fs::write(&cert_file, format!("{}{ca}", cert.pem())).unwrap();
         std::fs::write(&key_file, key.serialize_pem()).unwrap();
         ServerCert { cert_file, key_file, not_after }
     }

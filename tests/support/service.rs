@@ -17,6 +17,10 @@ pub const USER: &str = "monitor";
 pub const PASSWORD: &str = "Pw-9f3Kx-good-SECRET";
 pub const WRONG_PASSWORD: &str = "Pw-7Qz1-wrong-SECRET";
 pub const HELLO: &[u8] = b"hello from the service tests\n";
+/// A config with one healthy target (for [`Ftp::write_config`]).
+pub const ONE_GOOD_TARGET: &str =
+    "defaults: { interval: 2s, timeout: 2s }\ntargets:\n  - name: good\n    address: FTP_ADDR\n    \
+     username: monitor\n    password_file: good.pw\n";
 
 /// An FTP server with `/pub/hello.txt` and a writable `/incoming`, and a
 /// directory for config files whose password files hold the two passwords.
@@ -68,6 +72,15 @@ pub async fn wait_listening(port: u16, what: &str) -> SocketAddr {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     addr
+}
+
+/// Writes `dir/web.yml`, a `--web.config.file` with `extra` (e.g. a
+/// `tls_server_config:`) and one Basic auth user hashed at bcrypt `cost`.
+pub fn web_file(dir: &Path, extra: &str, user: &str, password: &str, cost: u32) -> PathBuf {
+    let hash = bcrypt::hash(password, cost).unwrap();
+    let path = dir.join("web.yml");
+    std::fs::write(&path, format!("{extra}basic_auth_users:\n  {user}: '{hash}'\n")).unwrap();
+    path
 }
 
 pub async fn start_app(config: &Path) -> App {
