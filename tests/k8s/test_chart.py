@@ -258,14 +258,13 @@ class Standalone(unittest.TestCase):
         self.assertIn("tls_server_config", yaml.safe_load(base64.b64decode(web["data"]["web-config.yml"])))
         self.assertEqual(one(objs, "ServiceMonitor")["spec"]["endpoints"][0]["scheme"], "https")
 
-    def test_web_config_basic_auth_probes_are_tcp(self):
+    def test_web_config_basic_auth_probes_stay_http(self):
         values = support.values_file(CHART / "ci" / "web-basic-auth-values.yaml")
         self.assertTrue(bcrypt.checkpw(b"ci-scrape-password", values["web"]["config"]["basic_auth_users"]["prometheus"].encode()))
         objs = render(values)
         c = exporter(support.pod_spec(workload(objs)))
-        for probe in ("livenessProbe", "readinessProbe"):
-            self.assertEqual(c[probe]["tcpSocket"], {"port": "http-metrics"})
-            self.assertNotIn("httpGet", c[probe])
+        for probe, path in (("livenessProbe", "/-/healthy"), ("readinessProbe", "/-/ready")):
+            self.assertEqual(c[probe]["httpGet"], {"path": path, "port": "http-metrics", "scheme": "HTTPS"})
         ep = one(objs, "ServiceMonitor")["spec"]["endpoints"][0]
         self.assertEqual(ep["basicAuth"]["password"], {"name": "ftp-exporter-scrape", "key": "password"})
 

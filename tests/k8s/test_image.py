@@ -235,13 +235,13 @@ class Probes(unittest.TestCase):
         results = self.run_case("web-tls-values.yaml")
         self.assertEqual(results, ["HTTPS 200", "HTTPS 200"])
 
-    def test_basic_auth_probes_pass_where_an_http_probe_cannot(self):
+    def test_basic_auth_probes_pass(self):
         ctx = ssl._create_unverified_context()
 
         def auth_is_on(port):
-            # Kubelet's plain GET is refused: why the chart probes over TCP.
+            # Everything else asks for the password the kubelet does not have.
             with self.assertRaises(urllib.error.HTTPError) as e:
-                support.http_get(f"https://127.0.0.1:{port}/-/ready", context=ctx)
+                support.http_get(f"https://127.0.0.1:{port}/metrics", context=ctx)
             self.assertEqual(e.exception.code, 401)
             # The ServiceMonitor's credentials scrape.
             req = urllib.request.Request(f"https://127.0.0.1:{port}/metrics")
@@ -251,7 +251,7 @@ class Probes(unittest.TestCase):
             self.assertIn("ftp_exporter_build_info", body)
 
         results = self.run_case("web-basic-auth-values.yaml", during=auth_is_on)
-        self.assertEqual(results, ["tcp ok", "tcp ok"])
+        self.assertEqual(results, ["HTTPS 200", "HTTPS 200"])
 
 if __name__ == "__main__":
     unittest.main()

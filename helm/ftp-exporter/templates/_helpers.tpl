@@ -192,23 +192,16 @@ tls: ftp-exporter-tls
 Probes. Liveness /-/healthy, readiness /-/ready (the configuration is
 loaded): never the FTP servers' health, which is what the metrics report
 (in a sidecar, readiness gates the FTP pod's Service). With TLS on the
-probes use HTTPS (kubelet does not verify the certificate). Kubelet cannot
-send a password from a Secret, so with basic auth they are TCP checks of
-the metrics port: the process serves. That readiness is weaker than
-/-/ready only while the first configuration loads (the port opens first;
-the load is bounded, and an invalid configuration ends the process).
+probes use HTTPS (kubelet does not verify the certificate). Basic auth
+needs nothing: the exporter leaves these two endpoints open, since the
+kubelet cannot send a password kept in a Secret.
 */}}
 {{- define "ftp-exporter.probe" -}}
 {{- $web := .ctx.Values.web.config | default dict -}}
-{{- if $web.basic_auth_users -}}
-tcpSocket:
-  port: {{ include "ftp-exporter.portName" .ctx }}
-{{- else -}}
 httpGet:
   path: {{ .path }}
   port: {{ include "ftp-exporter.portName" .ctx }}
   scheme: {{ if $web.tls_server_config }}HTTPS{{ else }}HTTP{{ end }}
-{{- end }}
 {{- toYaml .timing | nindent 0 }}
 {{- end }}
 
