@@ -38,6 +38,9 @@ pub struct AppOptions {
     pub probe_timeout_offset: Duration,
     pub http_limits: Limits,
     pub store: StoreOptions,
+    /// How long running checks (and HTTP requests in flight) get to finish
+    /// when the exporter stops.
+    pub shutdown_grace: Duration,
     /// The check to run; `None`: the real one ([`check::run`] with the system resolver).
     pub check: Option<CheckFn>,
     /// Check only this shard's targets (`--shard.count`, `--shard.index`).
@@ -56,11 +59,16 @@ impl AppOptions {
             probe_timeout_offset: Duration::from_millis(500),
             http_limits: Limits::default(),
             store: StoreOptions::default(),
+            shutdown_grace: Duration::from_secs(10),
             check: None,
             shard: None,
         }
     }
 }
+
+/// HTTP connections get this much longer than checks at shutdown: a probe
+/// in flight is answered after its check is cancelled.
+const HTTP_DRAIN_SLACK: Duration = Duration::from_secs(2);
 
 /// The real check: what production runs. A cancelled check stops its
 /// phase, deletes a probe file it owes and says QUIT (within 1 s) before
@@ -139,7 +147,12 @@ impl App {
             probe_timeout_offset: opts.probe_timeout_offset,
         });
         let (stop, stop_rx) = watch::channel(false);
-        let http = tokio::spawn(http::serve(listener, state.clone(), stop_rx));
+        let http = tokio::spawn(http::serve(
+            listener,
+            state.clone(),
+            stop_rx,
+            opts.shutdown_grace + HTTP_DRAIN_SLACK,
+        ));
         tracing::info!(address = %addr, "listening");
         let app = App { inner, addr, stop, http };
         match Config::load_off_runtime(&app.inner.config_file, LOAD_TIMEOUT).await {
@@ -169,11 +182,15 @@ impl App {
         self.inner.reload().await
     }
 
-    /// Stops serving and scheduling; running checks get `grace` to finish.
+    /// Graceful stop (SIGTERM): no new HTTP connection and no new check;
+    /// requests in flight are answered and running checks get `grace` to
+    /// finish (and are recorded), then are cancelled (QUIT sent); HTTP
+    /// connections are awaited as long.
     pub async fn shutdown(self, grace: Duration) {
         let _ = self.stop.send(true);
-        let _ = self.http.await;
-        self.inner.scheduler.shutdown(grace).await;
+        let http = self.http;
+        let scheduler = self.inner.scheduler.shutdown(grace);
+        let (_, ()) = tokio::join!(http, scheduler);
     }
 }
 

@@ -55,6 +55,11 @@ pub struct Cli {
     /// probe answers inside its scrape.
     #[arg(long = "probe.timeout-offset", default_value = "500ms", value_parser = crate::config::parse_duration)]
     pub probe_timeout_offset: Duration,
+    /// On SIGTERM or SIGINT, how long running checks and HTTP requests get
+    /// to finish before checks are cancelled (each sends QUIT); keep it
+    /// below the pod's terminationGracePeriodSeconds.
+    #[arg(long = "shutdown.grace-period", default_value = "10s", value_parser = crate::config::parse_duration)]
+    pub shutdown_grace: Duration,
     /// Transcripts of successful checks kept for the status page (the
     /// transcripts of failing checks are always kept).
     #[arg(long = "store.successful-transcripts", default_value_t = crate::store::transcripts::DEFAULT_MAX_SUCCESSES)]
@@ -219,9 +224,11 @@ async fn run_exporter(cli: Cli, shard: Option<Shard>) -> i32 {
             max_successful_transcripts: cli.successful_transcripts,
             max_transcript_bytes: usize::try_from(cli.transcript_bytes).unwrap_or(usize::MAX),
         },
+        shutdown_grace: cli.shutdown_grace,
         check: None,
         shard,
     };
+    let grace = opts.shutdown_grace;
     // Before starting: SIGHUP's default action ends the process, and a
     // reload sent while the exporter starts must not kill it.
     #[cfg(unix)]
@@ -253,7 +260,7 @@ async fn run_exporter(cli: Cli, shard: Option<Shard>) -> i32 {
     #[cfg(not(unix))]
     wait_for_stop().await;
     tracing::info!("shutting down");
-    app.shutdown(Duration::from_secs(5)).await;
+    app.shutdown(grace).await;
     0
 }
 

@@ -137,13 +137,23 @@ pub async fn listen(address: &str) -> std::io::Result<TcpListener> {
     Err(last.unwrap_or_else(|| std::io::Error::other(format!("{address}: no address to listen on"))))
 }
 
-/// Serves HTTP on `listener` until `stop` turns true.
-pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut stop: watch::Receiver<bool>) {
+/// Serves HTTP on `listener` until `stop` turns true, then stops accepting,
+/// asks every connection to finish its request in flight and close (idle
+/// keep-alive connections close at once), and waits for them — at most
+/// `drain` — as tokio's mini-redis does: a scrape or a probe answered
+/// during shutdown is answered whole, not cut.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<HttpState>,
+    mut stop: watch::Receiver<bool>,
+    drain: Duration,
+) {
     let limits = state.limits;
     let conns = conns::Conns::new(limits.max_connections);
+    let tasks = tokio_util::task::TaskTracker::new();
     loop {
         let (stream, peer) = tokio::select! {
-            _ = stopped(&mut stop) => return,
+            _ = stopped(&mut stop) => break,
             a = listener.accept() => match a {
                 Ok(a) => a,
                 Err(e) => {
@@ -155,13 +165,14 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut stop: watch
             },
         };
         let slot = tokio::select! {
-            _ = stopped(&mut stop) => return,
+            _ = stopped(&mut stop) => break,
             s = conns.admit() => s,
         };
         let state = state.clone();
-        tokio::spawn(async move {
+        let stop = stop.clone();
+        tasks.spawn(async move {
             let served = tokio::select! {
-                s = tokio::time::timeout(limits.max_connection_lifetime, serve_connection(stream, state, &slot)) => s,
+                s = tokio::time::timeout(limits.max_connection_lifetime, serve_connection(stream, state, &slot, stop)) => s,
                 _ = slot.evict.notified() => {
                     tracing::debug!(peer = %peer, "HTTP connection evicted: idle while all slots were taken");
                     return;
@@ -171,6 +182,11 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut stop: watch
                 tracing::debug!(peer = %peer, error = %e, "HTTP connection ended with an error");
             }
         });
+    }
+    drop(listener);
+    tasks.close();
+    if tokio::time::timeout(drain, tasks.wait()).await.is_err() {
+        tracing::warn!(open = tasks.len(), "HTTP connections still open at shutdown are dropped");
     }
 }
 
@@ -183,6 +199,7 @@ async fn serve_connection(
     stream: tokio::net::TcpStream,
     state: Arc<HttpState>,
     slot: &conns::Slot,
+    stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
     let mut builder = http1::Builder::new();
     builder
@@ -207,8 +224,29 @@ async fn serve_connection(
                 .await
                 .map_err(|_| "TLS handshake timed out".to_string())?
                 .map_err(|e| format!("TLS handshake: {e}"))?;
-            builder.serve_connection(TokioIo::new(tls), service).await.map_err(|e| e.to_string())
+            until_stopped(builder.serve_connection(TokioIo::new(tls), service), stop).await
         }
-        None => builder.serve_connection(TokioIo::new(stream), service).await.map_err(|e| e.to_string()),
+        None => until_stopped(builder.serve_connection(TokioIo::new(stream), service), stop).await,
     }
+}
+
+/// Drives one connection; once `stop` turns true it finishes the request
+/// in flight, then closes (hyper's graceful shutdown).
+async fn until_stopped<I, S>(
+    conn: http1::Connection<I, S>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), String>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+    S: hyper::service::HttpService<hyper::body::Incoming>,
+    S::ResBody: 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => return r.map_err(|e| e.to_string()),
+        _ = stopped(&mut stop) => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    conn.await.map_err(|e| e.to_string())
 }
