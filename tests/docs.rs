@@ -153,3 +153,37 @@ fn openmetrics_parse(body: &[u8]) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// Flags of a `--help` text: the `--name` at the start of option lines.
+fn help_flags(args: &[&str]) -> BTreeSet<String> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ftp_exporter")).args(args).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("--"))
+        .map(|l| format!("--{}", l.split([' ', '<', '=']).next().unwrap_or("")))
+        .filter(|f| f != "--help" && f != "--version")
+        .collect()
+}
+
+#[test]
+fn the_flags_reference_is_the_command_line() {
+    let mut flags = BTreeSet::new();
+    for args in [&["--help"][..], &["probe", "--help"], &["demo", "--help"], &["check-config", "--help"]] {
+        flags.extend(help_flags(args));
+    }
+    assert!(flags.contains("--config.file") && flags.contains("--active-port-range"), "{flags:?}");
+    let text =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/flags.md"))
+            .unwrap();
+    let documented: BTreeSet<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `--"))
+        .map(|l| format!("--{}", l.split('`').next().unwrap_or("")))
+        .collect();
+    let undocumented: Vec<&String> = flags.difference(&documented).collect();
+    let stale: Vec<&String> = documented.difference(&flags).collect();
+    assert!(undocumented.is_empty(), "flags missing from docs/flags.md: {undocumented:?}");
+    assert!(stale.is_empty(), "docs/flags.md documents flags that do not exist: {stale:?}");
+}
