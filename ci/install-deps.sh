@@ -46,13 +46,16 @@ say "apt-get update"
 #   prometheus -> promtool (metrics exposition lint), nftables + iproute2
 #   (network namespaces for unreachable/filtered hosts), openssl (test
 #   certificates), curl (harness self-test; an HTTPS client of
-#   tests/service_web_tls), python3-venv for pyftpdlib.
+#   tests/service_web_tls), python3-venv for pyftpdlib,
+#   chromium (the page tests drive it headless over the DevTools protocol,
+#   tests/support/browser.rs), pngquant (shrinks the README's screenshots
+#   when the page tests rewrite them, UPDATE_DOCS_IMAGES=1).
 # Libraries the unpacked FTP servers link against (found with ldd on the
 # unpacked binaries): libwrap0 (vsftpd), libhiredis0.14, libmemcached11,
 # libmemcachedutil2, libpcre2-posix3 (proftpd), libsodium23 (proftpd
 # mod_tls, pure-ftpd), libcap2, libpam0g, libssl3.
 PKGS=(
-    prometheus nftables iproute2 openssl curl ca-certificates procps
+    prometheus nftables iproute2 openssl curl ca-certificates procps chromium pngquant
     libwrap0 libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3
     libsodium23 libcap2 libpam0g libpam-modules libssl3 libacl1 libidn2-0
 )
@@ -62,6 +65,8 @@ say "apt-get install ${PKGS[*]}"
 # promtool is what the tests need from the prometheus package; the package
 # also enables a prometheus service, which the tests do not use.
 command -v promtool >/dev/null || { echo "install-deps: promtool missing after install" >&2; exit 1; }
+[[ -x /usr/bin/chromium ]] || { echo "install-deps: /usr/bin/chromium missing after install" >&2; exit 1; }
+/usr/bin/chromium --version | sed 's/^/install-deps:   /'
 
 # --- FTP servers, unpacked --------------------------------------------------
 # name in .cache/servers  ->  Debian packages unpacked into it

@@ -183,7 +183,8 @@ async fn demo_shows_both_modes_up_within_seconds() {
         }
     }
     let (_, page) = get(addr, "/").await;
-    assert_eq!(page.matches("<tr class=\"up\"><td title=").count(), 2, "{page}");
+    assert_eq!(page.matches("<td class=\"cell up\" data-mode=").count(), 2, "{page}");
+    assert!(page.contains("data-name=\"demo-healthy\" data-state=\"up\""), "{page}");
     signal(&child, "-INT");
     assert_eq!(wait_exit(&mut child, Duration::from_secs(10)), 0);
     let logs = stderr_of(&mut child);

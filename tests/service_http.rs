@@ -88,9 +88,12 @@ async fn probe_transcript_and_health_endpoints() {
 
     let (status, page) = get(addr, "/").await;
     assert_eq!(status, 200);
-    assert!(page.contains("/transcript?target=good&amp;mode=passive"), "{page}");
-    assert!(page.contains("/probe?target=bad-password&amp;mode=active&amp;debug=true"));
-    assert!(page.contains("<td>login</td><td>auth_failed</td><td>530</td>"), "{page}");
+    assert!(page.contains("\"transcript?target=good&amp;mode=passive"), "{page}");
+    assert!(page.contains("\"probe?target=bad-password&amp;mode=active&amp;debug=true"));
+    assert!(
+        page.contains("<span class=\"phase\">login</span> / <span class=\"reason\">auth_failed</span> / 530"),
+        "{page}"
+    );
     assert!(page.contains("Both modes fail at login"), "diagnosis on the page: {page}");
     app.shutdown(Duration::from_secs(5)).await;
 }
@@ -181,7 +184,8 @@ async fn status_page_escapes_a_hostile_server_and_nothing_shows_a_password() {
 
     let (_, page) = get(addr, "/").await;
     assert!(page.contains("hostile"), "{page}");
-    assert!(!page.contains("<script>") && !page.contains("<img"), "unescaped markup:\n{page}");
+    assert_eq!(page.matches("<script").count(), 1, "only the page's own script:\n{page}");
+    assert!(!page.contains("<script>alert") && !page.contains("<img"), "unescaped markup:\n{page}");
     assert!(page.contains("&lt;script&gt;alert(&#39;reply&#39;)&lt;/script&gt;"), "{page}");
 
     let mut served = vec![page, scrape(addr).await];
@@ -190,6 +194,18 @@ async fn status_page_escapes_a_hostile_server_and_nothing_shows_a_password() {
             served.push(get(addr, &format!("/transcript?target={target}&mode={mode}")).await.1);
         }
         served.push(get(addr, &format!("/probe?target={target}&debug=true")).await.1);
+        // The HTML pages (diagrams, transcripts) of the same checks.
+        for path in [
+            format!("/probe?target={target}&debug=true&format=html"),
+            format!("/transcript?target={target}&format=html"),
+        ] {
+            let page = get(addr, &path).await.1;
+            assert!(!page.contains("<script>alert") && !page.contains("<img"), "{page}");
+            if target == "hostile" {
+                assert!(page.contains("&lt;script&gt;alert(&#39;reply&#39;)"), "{page}");
+            }
+            served.push(page);
+        }
         served.push(get(addr, &format!("/probe?target={target}")).await.1);
     }
     let hostile = get(addr, "/transcript?target=hostile&mode=passive").await.1;
@@ -205,6 +221,64 @@ async fn status_page_escapes_a_hostile_server_and_nothing_shows_a_password() {
             assert!(!body.contains(secret), "password served:\n{body}");
         }
     }
+    app.shutdown(Duration::from_secs(5)).await;
+}
+
+/// Status, headers and body of a GET with extra header lines.
+async fn get_head(addr: std::net::SocketAddr, path: &str, headers: &str) -> (u16, String, String) {
+    use tokio::io::AsyncReadExt;
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{headers}\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_ascii_lowercase(), body.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsers_get_html_with_a_policy_and_everyone_else_text() {
+    let ftp = Ftp::start().await;
+    let app = start_app(&ftp.write_config(CONFIG)).await;
+    let addr = app.addr();
+    scrape_until(addr, Duration::from_secs(10), |s| checked(s, &["good", "bad-password"], 1.0)).await;
+    const BROWSER: &str = "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n";
+    let policy = ftp_exporter::status::content_security_policy().to_ascii_lowercase();
+    for path in [
+        "/",
+        "/grid",
+        "/transcript?target=good",
+        "/transcript?target=good&mode=active",
+        "/probe?target=bad-password&debug=true",
+    ] {
+        let (status, head, body) = get_head(addr, path, BROWSER).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        assert!(head.contains("content-type: text/html; charset=utf-8"), "{path}: {head}");
+        assert!(head.contains(&format!("content-security-policy: {policy}")), "{path}: {head}");
+    }
+    let (_, _, body) = get_head(addr, "/transcript?target=bad-password&mode=active", BROWSER).await;
+    assert_eq!(
+        body.matches("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"sd\"").count(),
+        2,
+        "both modes: {body}"
+    );
+    assert!(body.contains("data-reason=\"auth_failed\""), "{body}");
+    // curl, Prometheus and scripts keep getting text; format= overrides Accept.
+    let (_, head, body) = get_head(addr, "/transcript?target=good&mode=active", "Accept: */*\r\n").await;
+    assert!(head.contains("content-type: text/plain") && body.contains("active: ok"), "{body}");
+    let (_, head, _) = get_head(addr, "/transcript?target=good&mode=active&format=text", BROWSER).await;
+    assert!(head.contains("content-type: text/plain"), "{head}");
+    let (_, head, _) = get_head(addr, "/probe?target=good&mode=passive&debug=true&format=html", "").await;
+    assert!(head.contains("content-type: text/html"), "{head}");
+    assert_eq!(get(addr, "/transcript?target=good").await.0, 400, "text needs a mode");
+    let (status, grid) = get(addr, "/grid").await;
+    assert_eq!(status, 200);
+    assert!(
+        grid.starts_with("<tr id=\"grid-now\"") && grid.matches("<tr class=\"target\"").count() == 2,
+        "{grid}"
+    );
     app.shutdown(Duration::from_secs(5)).await;
 }
 

@@ -155,25 +155,11 @@ fn hint(f: &Failure) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ftp::Transcript;
-    use std::time::{Duration, SystemTime};
+    use std::time::Duration;
 
     fn outcome(mode: Mode, failure: Option<(Phase, Reason, &str)>) -> Outcome {
-        Outcome {
-            mode,
-            finished_at: SystemTime::now(),
-            duration: Duration::from_millis(10),
-            phases: Vec::new(),
-            failure: failure.map(|(p, r, c)| Failure::new(p, r, c, "x")),
-            bytes: Vec::new(),
-            passive_address_mismatch: None,
-            passive_advertised: None,
-            tls: None,
-            control_peer: None,
-            control_local: None,
-            transcript: Transcript::new(),
-            record: Default::default(),
-        }
+        let failure = failure.map(|(p, r, c)| Failure::new(p, r, c, "x"));
+        Outcome::for_test(mode, Duration::from_millis(10), failure)
     }
 
     fn summary(p: &Outcome, a: &Outcome) -> String {

@@ -106,3 +106,25 @@ impl Outcome {
         self.bytes.iter().find(|(o, _)| *o == op).map(|(_, b)| *b)
     }
 }
+
+#[cfg(test)]
+impl Outcome {
+    /// An outcome for unit tests: ended now, no phases, no details.
+    pub(crate) fn for_test(mode: Mode, duration: Duration, failure: Option<Failure>) -> Outcome {
+        Outcome {
+            mode,
+            finished_at: SystemTime::now(),
+            duration,
+            phases: Vec::new(),
+            failure,
+            bytes: Vec::new(),
+            passive_address_mismatch: None,
+            passive_advertised: None,
+            tls: None,
+            control_peer: None,
+            control_local: None,
+            transcript: Transcript::default(),
+            record: SessionRecord::default(),
+        }
+    }
+}

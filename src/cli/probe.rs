@@ -30,17 +30,20 @@ pub enum TlsArg {
     Implicit,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputArg {
+/// What `probe` prints (`--output text|json|svg FILE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
     Text,
     Json,
+    /// The sequence diagram of each mode, side by side, written to this file.
+    Svg(PathBuf),
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct ProbeArgs {
     /// `ftp://user@host[:port][/path]`: a path ending in `/` (or none) is listed, any other is retrieved.
     /// The password comes from the FTP_PASSWORD environment variable.
-    pub url: String,
+    pub url: Option<String>,
     #[arg(long, value_enum, default_value = "both")]
     pub mode: ModeArg,
     #[arg(long, value_enum)]
@@ -48,8 +51,10 @@ pub struct ProbeArgs {
     /// Deadline of each check, e.g. 10s, 1m30s.
     #[arg(long, default_value = "15s", value_parser = crate::config::parse_duration)]
     pub timeout: Duration,
-    #[arg(long, value_enum, default_value = "text")]
-    pub output: OutputArg,
+    /// `text`, `json`, or `svg FILE`: the sequence diagram of each mode (side by side) written to
+    /// FILE, the summary lines on stdout.
+    #[arg(long, num_args = 1..=2, value_names = ["FORMAT", "FILE"], default_value = "text")]
+    pub output: Vec<String>,
     /// Only connect, log in and quit: no data connection.
     #[arg(long)]
     pub login_only: bool,
@@ -92,10 +97,35 @@ fn parse_ip_protocol(s: &str) -> Result<IpProtocol, String> {
 }
 
 impl ProbeArgs {
+    /// The output asked for, or a usage error. `--output` takes one or two
+    /// values, so in `--output json ftp://…` the URL lands in the second:
+    /// it is taken back as the URL.
+    pub fn output(&mut self) -> Result<Output, String> {
+        let (format, file) = match self.output.as_slice() {
+            [f] => (f.as_str(), None),
+            [f, file] => (f.as_str(), Some(file.clone())),
+            _ => ("text", None),
+        };
+        match (format, file) {
+            ("svg", Some(file)) => Ok(Output::Svg(PathBuf::from(file))),
+            ("svg", None) => Err("--output svg needs a file: --output svg diagram.svg".into()),
+            ("text" | "json", Some(url)) if self.url.is_none() => {
+                self.url = Some(url);
+                self.output.truncate(1);
+                self.output()
+            }
+            ("text" | "json", Some(_)) => Err(format!("--output {format} takes no file (only svg does)")),
+            ("text", None) => Ok(Output::Text),
+            ("json", None) => Ok(Output::Json),
+            (other, _) => Err(format!("--output {other:?}: expected text, json or svg FILE")),
+        }
+    }
+
     /// The plan for `mode`, or a usage error.
     pub fn plan(&self, mode: Mode, password: Option<String>) -> Result<CheckPlan, String> {
+        let url = self.url.as_deref().ok_or("the URL is missing: ftp_exporter probe ftp://user@host/")?;
         // The URL is not echoed: it may carry a password after all.
-        let url = url::Url::parse(&self.url).map_err(|e| format!("invalid URL: {e}"))?;
+        let url = url::Url::parse(url).map_err(|e| format!("invalid URL: {e}"))?;
         let implicit_scheme = match url.scheme() {
             "ftp" => false,
             "ftps" => true,
@@ -179,7 +209,14 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// Runs the probe and prints to stdout; returns the exit code.
-pub async fn run(args: ProbeArgs) -> i32 {
+pub async fn run(mut args: ProbeArgs) -> i32 {
+    let output = match args.output() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("ftp_exporter probe: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let password = std::env::var("FTP_PASSWORD").ok();
     let mut plans = Vec::new();
     for mode in args.modes() {
@@ -199,9 +236,18 @@ pub async fn run(args: ProbeArgs) -> i32 {
     }
     let refs: Vec<&Outcome> = outcomes.iter().collect();
     let diagnosis = check::diagnose(&refs).map(|d| d.summary);
-    let text = match args.output {
-        OutputArg::Text => render_text(&outcomes, diagnosis.as_deref()),
-        OutputArg::Json => render_json(&outcomes, diagnosis.as_deref()),
+    let text = match &output {
+        Output::Text => render_text(&outcomes, diagnosis.as_deref()),
+        Output::Json => render_json(&outcomes, diagnosis.as_deref()),
+        Output::Svg(file) => {
+            let server = plans.first().map(|p| server_address(&p.host, p.port)).unwrap_or_default();
+            let svg = render_svg(&server, &outcomes, diagnosis.as_deref());
+            if let Err(e) = tokio::fs::write(file, svg).await {
+                eprintln!("ftp_exporter probe: cannot write {}: {e}", file.display());
+                return EXIT_USAGE;
+            }
+            render_summary(&outcomes, diagnosis.as_deref(), file)
+        }
     };
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
@@ -247,6 +293,49 @@ pub fn render_text(outcomes: &[Outcome], diagnosis: Option<&str>) -> String {
     if let Some(d) = diagnosis {
         s.push_str(&format!("diagnosis: {d}\n"));
     }
+    for o in outcomes {
+        s.push_str(&o.summary());
+        s.push('\n');
+    }
+    s
+}
+
+/// `host:port`, IPv6 in brackets: the server as the diagram names it.
+fn server_address(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Each mode's sequence diagram, side by side in one SVG document.
+pub fn render_svg(server: &str, outcomes: &[Outcome], diagnosis: Option<&str>) -> String {
+    use crate::status::diagram::{layout, svg, Check};
+    let layouts: Vec<_> = outcomes
+        .iter()
+        .map(|o| {
+            layout(&Check {
+                target: server,
+                address: server,
+                outcome: o,
+                transcript: &o.transcript,
+                record: &o.record,
+                diagnosis,
+            })
+        })
+        .collect();
+    let modes: Vec<&str> = outcomes.iter().map(|o| o.mode.as_str()).collect();
+    svg::document(&format!("ftp_exporter probe {server}: {}", modes.join(" and ")), &layouts, diagnosis)
+}
+
+/// What `--output svg` prints: the diagnosis, where the diagram went, the summaries.
+fn render_summary(outcomes: &[Outcome], diagnosis: Option<&str>, file: &std::path::Path) -> String {
+    let mut s = String::new();
+    if let Some(d) = diagnosis {
+        s.push_str(&format!("diagnosis: {d}\n"));
+    }
+    s.push_str(&format!("diagram: {}\n", file.display()));
     for o in outcomes {
         s.push_str(&o.summary());
         s.push('\n');
@@ -337,6 +426,26 @@ mod tests {
         let e = args(&["ftp://bob:secret@127.0.0.1/"]).plan(Mode::Active, None).unwrap_err();
         assert!(e.contains("FTP_PASSWORD") && !e.contains("secret"), "{e}");
         assert!(args(&["http://127.0.0.1/"]).plan(Mode::Active, None).is_err());
+    }
+
+    #[test]
+    fn output_svg_takes_a_file_and_json_gives_back_the_url() {
+        let mut a = args(&["ftp://127.0.0.1/", "--output", "svg", "out.svg"]);
+        assert_eq!(a.output(), Ok(Output::Svg("out.svg".into())));
+        let mut a = args(&["--output", "json", "ftp://127.0.0.1/"]);
+        assert_eq!(a.output(), Ok(Output::Json));
+        assert_eq!(a.url.as_deref(), Some("ftp://127.0.0.1/"));
+        assert_eq!(args(&["ftp://127.0.0.1/"]).output(), Ok(Output::Text));
+        assert!(args(&["ftp://127.0.0.1/", "--output", "svg"])
+            .output()
+            .unwrap_err()
+            .contains("needs a file"));
+        assert!(args(&["ftp://127.0.0.1/", "--output", "json", "x"])
+            .output()
+            .unwrap_err()
+            .contains("no file"));
+        assert!(args(&["ftp://127.0.0.1/", "--output", "png"]).output().is_err());
+        assert!(args(&["--output", "json"]).plan(Mode::Active, None).unwrap_err().contains("URL is missing"));
     }
 
     #[test]

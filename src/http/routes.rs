@@ -12,7 +12,8 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{
-    HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY, X_CONTENT_TYPE_OPTIONS,
+    HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE, VARY,
+    X_CONTENT_TYPE_OPTIONS,
 };
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 
@@ -20,7 +21,7 @@ use super::HttpState;
 use crate::check::Mode;
 use crate::metrics;
 use crate::scheduler::ProbeRefused;
-use crate::status;
+use crate::status::{self, session::ModeView};
 
 pub(super) type Resp = Response<Full<Bytes>>;
 
@@ -35,6 +36,39 @@ fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>)
     // must not sniff them into HTML.
     r.headers_mut().insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     r
+}
+
+/// An HTML page, with the policy that lets no script run but the page's own.
+fn html(body: String) -> Resp {
+    let mut r = reply(StatusCode::OK, HTML, body);
+    r.headers_mut()
+        .insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(status::content_security_policy()));
+    r.headers_mut().insert(VARY, HeaderValue::from_static("Accept"));
+    r
+}
+
+/// Whether to answer HTML: `format=html|text` decides, else the `Accept`
+/// header (a browser's `text/html`, not curl's `*/*`).
+fn wants_html(headers: &HeaderMap, format: Option<&str>) -> bool {
+    match format {
+        Some("html") => return true,
+        Some("text") => return false,
+        _ => {}
+    }
+    let q_of = |wanted: &str| {
+        header(headers, ACCEPT)
+            .unwrap_or("")
+            .split(',')
+            .filter_map(|range| {
+                let mut parts = range.split(';').map(str::trim);
+                let media = parts.next()?;
+                let q = parts.find_map(|p| p.strip_prefix("q=")).and_then(|q| q.parse().ok()).unwrap_or(1.0);
+                media.eq_ignore_ascii_case(wanted).then_some(q)
+            })
+            .fold(0.0_f64, f64::max)
+    };
+    let html = q_of("text/html");
+    html > 0.0 && html >= q_of("text/plain")
 }
 
 pub(super) fn text(status: StatusCode, body: impl Into<String>) -> Resp {
@@ -59,9 +93,10 @@ pub(super) async fn handle(state: &Arc<HttpState>, mut req: Request<Incoming>) -
     let read = matches!(*req.method(), Method::GET | Method::HEAD);
     match path {
         p if p == state.telemetry_path && read => scrape(state, req.headers()).await,
-        "/" if read => page(state).await,
+        "/" if read => page(state, query).await,
+        "/grid" if read => grid(state).await,
         "/probe" if read => probe(state, query, req.headers()).await,
-        "/transcript" if read => transcript(state, query),
+        "/transcript" if read => transcript(state, query, req.headers()),
         "/-/healthy" if read => text(StatusCode::OK, "Healthy"),
         "/-/ready" if read => {
             if state.ready.load(Ordering::Acquire) {
@@ -78,7 +113,7 @@ pub(super) async fn handle(state: &Arc<HttpState>, mut req: Request<Incoming>) -
         }
         "/-/reload" => text(StatusCode::METHOD_NOT_ALLOWED, "Only POST or PUT requests allowed"),
         p if p == state.telemetry_path
-            || ["/", "/probe", "/transcript", "/-/healthy", "/-/ready"].contains(&p) =>
+            || ["/", "/grid", "/probe", "/transcript", "/-/healthy", "/-/ready"].contains(&p) =>
         {
             text(StatusCode::METHOD_NOT_ALLOWED, "Only GET or HEAD requests allowed")
         }
@@ -128,10 +163,22 @@ async fn scrape(state: &Arc<HttpState>, headers: &HeaderMap) -> Resp {
     }
 }
 
-async fn page(state: &Arc<HttpState>) -> Resp {
+async fn page(state: &Arc<HttpState>, query: &str) -> Resp {
+    let refresh = parse_query(query).refresh.unwrap_or(status::DEFAULT_REFRESH);
     let (store, path) = (state.store.clone(), state.telemetry_path.clone());
-    match off_runtime("the status page", move || status::render(&store.targets(), &path)).await {
-        Ok(html) => reply(StatusCode::OK, HTML, html),
+    match off_runtime("the status page", move || status::render(&store.targets(), &path, refresh)).await {
+        Ok(page) => html(page),
+        Err(r) => r,
+    }
+}
+
+/// The status page's rows alone, for its in-place refresh.
+async fn grid(state: &Arc<HttpState>) -> Resp {
+    let store = state.store.clone();
+    match off_runtime("the status grid", move || status::grid(&store.targets(), std::time::SystemTime::now()))
+        .await
+    {
+        Ok(rows) => html(rows),
         Err(r) => r,
     }
 }
@@ -141,15 +188,21 @@ struct Query {
     target: Option<String>,
     mode: Option<String>,
     debug: bool,
+    /// `html` or `text`: overrides the `Accept` header.
+    format: Option<String>,
+    /// Seconds between the status page's refreshes.
+    refresh: Option<u64>,
 }
 
 fn parse_query(query: &str) -> Query {
-    let mut q = Query { target: None, mode: None, debug: false };
+    let mut q = Query { target: None, mode: None, debug: false, format: None, refresh: None };
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
         match k.as_ref() {
             "target" => q.target = Some(v.into_owned()),
             "mode" => q.mode = Some(v.into_owned()),
             "debug" => q.debug = v == "true" || v == "1",
+            "format" => q.format = Some(v.into_owned()),
+            "refresh" => q.refresh = v.parse().ok(),
             _ => {}
         }
     }
@@ -222,6 +275,20 @@ async fn probe(state: &Arc<HttpState>, query: &str, headers: &HeaderMap) -> Resp
             return text(status, message);
         }
     };
+    if q.debug && wants_html(headers, q.format.as_deref()) {
+        let views: Vec<ModeView> = probed
+            .recorded
+            .iter()
+            .map(|r| ModeView {
+                mode: r.outcome.mode,
+                outcome: Some(&r.outcome),
+                kept: Some(&r.transcript),
+                source: crate::store::Source::Probe,
+            })
+            .collect();
+        let diagnosis = probed.diagnosis.as_deref();
+        return html(status::session::render(&probed.target, &views, diagnosis, mode, "probe"));
+    }
     if q.debug {
         let mut out = String::new();
         for r in &probed.recorded {
@@ -237,20 +304,41 @@ async fn probe(state: &Arc<HttpState>, query: &str, headers: &HeaderMap) -> Resp
     reply(StatusCode::OK, format.content_type(), metrics::render_probe(&probed.target, &outcomes, format))
 }
 
-fn transcript(state: &HttpState, query: &str) -> Resp {
+fn transcript(state: &HttpState, query: &str, headers: &HeaderMap) -> Resp {
     let q = parse_query(query);
     let Some(target) = q.target else {
         return text(StatusCode::BAD_REQUEST, "'target' parameter is missing");
     };
+    let as_html = wants_html(headers, q.format.as_deref());
     let mode = match parse_mode(q.mode.as_deref()) {
-        Ok(Some(m)) => m,
-        Ok(None) => return text(StatusCode::BAD_REQUEST, "'mode' must be passive or active"),
+        Ok(m) if m.is_some() || as_html => m,
+        Ok(_) => return text(StatusCode::BAD_REQUEST, "'mode' must be passive or active"),
         Err(e) => return text(StatusCode::BAD_REQUEST, e),
     };
     let Some(entry) = state.store.get(&target) else {
         return text(StatusCode::NOT_FOUND, format!("unknown target {target:?}"));
     };
     let results = entry.results();
+    if as_html {
+        // Every mode side by side; `mode` only picks the one to highlight.
+        let views: Vec<ModeView> = entry
+            .target
+            .modes
+            .iter()
+            .map(|m| {
+                let r = results.mode(*m);
+                ModeView {
+                    mode: *m,
+                    outcome: r.last.as_deref(),
+                    kept: r.transcript.as_deref(),
+                    source: r.source,
+                }
+            })
+            .collect();
+        let diagnosis = results.diagnosis.as_deref();
+        return html(status::session::render(&entry.target, &views, diagnosis, mode, "last checks"));
+    }
+    let Some(mode) = mode else { return text(StatusCode::BAD_REQUEST, "'mode' must be passive or active") };
     let m = results.mode(mode);
     match &m.last {
         Some(o) => {

@@ -1,13 +1,24 @@
-//! What people read: the status page and the transcript views, rendered
-//! from the store. Banners and reply texts are chosen by the FTP server,
-//! target names and labels by whoever writes the config: every one of them
-//! is escaped before it reaches HTML (SPEC §9).
+//! What people read: the status page, the per-target diagram page and the
+//! transcript views, rendered from the store. Banners and reply texts are
+//! chosen by the FTP server, target names and labels by whoever writes the
+//! config: every one of them is escaped before it reaches HTML or SVG
+//! (SPEC §9, [`escape`]), and every page is served with a
+//! Content-Security-Policy that runs no script but the page's own
+//! ([`script`]).
 
+pub mod diagram;
+pub mod escape;
+mod html;
 mod page;
+pub mod script;
+pub mod session;
+mod sparkline;
 
 use std::fmt::Write as _;
 
-pub use page::{escape, render};
+pub use escape::escape;
+pub use page::{grid, render, DEFAULT_REFRESH};
+pub use script::content_security_policy;
 
 use crate::check::{Outcome, Transcript};
 

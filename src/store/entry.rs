@@ -42,6 +42,8 @@ pub struct ModeResults {
     pub transcript: Option<Arc<Kept>>,
     /// Who ran the last check.
     pub source: super::Source,
+    /// The last few checks, compactly (the status page's sparklines).
+    pub history: super::history::History,
 }
 
 /// What is known of one target.

@@ -9,13 +9,15 @@
 //!
 //! Per target it keeps the last outcome of each mode (without its
 //! transcript), the diagnosis over them, the counters and histogram that
-//! must accumulate, and — within a global bound, see [`transcripts`] — the
-//! last transcript.
+//! must accumulate, the last few checks in a fixed-size ring ([`history`],
+//! 644 bytes per target × mode), and — within a global bound, see
+//! [`transcripts`] — the last transcript.
 
 mod changes;
 mod entry;
 mod exporter;
 mod histogram;
+pub mod history;
 pub mod transcripts;
 
 use std::collections::BTreeMap;
@@ -201,6 +203,7 @@ impl Store {
             }
             m.transcript = Some(kept.clone());
             m.source = source;
+            m.history.push(history::Sample::from_outcome(&outcome));
             let outcomes: Vec<&Outcome> = r.outcomes().collect();
             let diagnosis: Option<Arc<str>> = diagnose(&outcomes).map(Arc::from);
             let any_down = outcomes.iter().any(|o| !o.success());

@@ -188,3 +188,21 @@ fn transcripts_fit_the_byte_budget() {
     // Successes went first, then the oldest failure; the newest stays.
     assert_eq!(kept, [false, false, false, true, true]);
 }
+
+#[test]
+fn every_check_lands_in_its_modes_history_probes_too() {
+    let s = new_store(StoreOptions::default());
+    s.apply(one("a"), &[]);
+    let a = s.get("a").unwrap();
+    s.record(&a, outcome(Mode::Passive, true, 10), Source::Schedule);
+    s.record(&a, outcome(Mode::Passive, false, 11), Source::Probe);
+    s.record(&a, outcome(Mode::Active, true, 12), Source::Schedule);
+    let r = a.results();
+    let passive: Vec<_> = r.mode(Mode::Passive).history.iter().map(|h| (h.success(), h.failure())).collect();
+    assert_eq!(passive, [(true, None), (false, Some((Phase::Login, Reason::AuthFailed)))]);
+    assert_eq!(r.mode(Mode::Active).history.len(), 1);
+    assert_eq!(
+        r.mode(Mode::Passive).history.iter().last().unwrap().finished_at(),
+        SystemTime::UNIX_EPOCH + Duration::from_secs(11)
+    );
+}

@@ -2,6 +2,7 @@
 //! hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod certs;
 pub mod fault_server;
 pub mod reference;

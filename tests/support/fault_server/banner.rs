@@ -73,6 +73,10 @@ pub(super) async fn send(stream: &mut TcpStream, banner: &Banner) -> io::Result<
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
+        Banner::Text(text) => {
+            stream.write_all(format!("{text}\r\n").as_bytes()).await?;
+            Ok(After::Serve)
+        }
         Banner::ReplyAndClose(text) => {
             stream.write_all(format!("{text}\r\n").as_bytes()).await?;
             Ok(After::Close)

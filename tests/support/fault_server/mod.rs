@@ -41,6 +41,9 @@ pub enum Banner {
     EndlessMultiline,
     /// Send this reply (e.g. `421 Too many users`) and close, as a full server does.
     ReplyAndClose(String),
+    /// Send this greeting (CRLF added), then serve as usual: a hostile
+    /// server's markup, quotes and control characters in its banner.
+    Text(String),
 }
 
 /// How the server answers one command verb, instead of its default behaviour.
