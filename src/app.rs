@@ -20,6 +20,7 @@ use crate::config::{Config, LOAD_TIMEOUT};
 use crate::http::{self, Backend, BoxFuture, HttpState, Limits, Probed, WebConfig};
 use crate::metrics::Collector;
 use crate::scheduler::{CheckFn, ProbeRefused, Scheduler};
+use crate::shard::Shard;
 use crate::store::{Store, StoreOptions};
 
 /// How to start the exporter.
@@ -42,6 +43,8 @@ pub struct AppOptions {
     pub shutdown_grace: Duration,
     /// The check to run; `None`: the real one ([`check::run`] with the system resolver).
     pub check: Option<CheckFn>,
+    /// Check only this shard's targets (`--shard.count`, `--shard.index`).
+    pub shard: Option<Shard>,
 }
 
 impl AppOptions {
@@ -58,6 +61,7 @@ impl AppOptions {
             store: StoreOptions::default(),
             shutdown_grace: Duration::from_secs(10),
             check: None,
+            shard: None,
         }
     }
 }
@@ -85,6 +89,7 @@ struct Inner {
     /// One reload at a time, from reading the file to installing it: a
     /// SIGHUP racing a `POST /-/reload` must not install the older read last.
     reloading: tokio::sync::Mutex<()>,
+    shard: Option<Shard>,
 }
 
 pub struct App {
@@ -123,7 +128,9 @@ impl App {
             scheduler,
             env,
             reloading: tokio::sync::Mutex::new(()),
+            shard: opts.shard,
         });
+        store.exporter().set_shard(opts.shard);
         // Bind first: an exporter that cannot serve must not start checking.
         let listener = bind(&opts.listen_address)
             .await
@@ -189,14 +196,30 @@ impl App {
 
 impl Inner {
     /// Installs a loaded configuration: the store takes the new target set
-    /// as a whole, the scheduler starts what is new or changed.
-    fn install(&self, config: Config) {
+    /// as a whole, the scheduler starts what is new or changed. At start and
+    /// on every reload, so a sharded exporter keeps only its own targets
+    /// whatever the file says.
+    fn install(&self, mut config: Config) {
+        let configured = config.targets.len();
+        if let Some(shard) = &self.shard {
+            config.targets.retain(|t| shard.owns(&t.name));
+        }
         let n = config.targets.len();
         self.env.refresh();
         let started = self.store.apply(config.targets, &config.metrics.duration_buckets);
         self.scheduler.start(started);
         self.store.exporter().config_loaded(true);
-        tracing::info!(file = %self.config_file.display(), targets = n, "configuration loaded");
+        match &self.shard {
+            None => tracing::info!(file = %self.config_file.display(), targets = n, "configuration loaded"),
+            Some(s) => tracing::info!(
+                file = %self.config_file.display(),
+                targets = n,
+                configured,
+                shard = s.index,
+                shards = s.count,
+                "configuration loaded; checking this shard's targets"
+            ),
+        }
     }
 
     async fn reload(&self) -> Result<(), String> {

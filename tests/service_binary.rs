@@ -25,10 +25,6 @@ targets:
     password_file: wrong.pw
 "#;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn signal(child: &Child, sig: &str) {
     let ok = Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap().success();
     assert!(ok, "kill {sig} failed");
@@ -196,15 +192,4 @@ async fn demo_shows_both_modes_up_within_seconds() {
         assert!(!logs.contains(secret), "{logs}");
     }
     assert!(logs.contains("demo running"), "{logs}");
-}
-
-/// Waits (at most 10 s) until something listens on 127.0.0.1:`port`.
-async fn wait_listening(port: u16, what: &str) -> std::net::SocketAddr {
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(std::time::Instant::now() < deadline, "{what} did not start listening");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    addr
 }
