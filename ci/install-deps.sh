@@ -172,6 +172,36 @@ else
     "$PROMCLIENT_VENV/bin/python" -m pip install -q --disable-pip-version-check "prometheus_client==$PROMCLIENT_VERSION"
 fi
 
+# --- Kubernetes: Helm's engine, schemas, podman (tests/k8s/) -----------------
+# podman builds and runs the image offline (FROM scratch needs no pull);
+# runc and cgroupfs are what this kind of sandbox allows (ci/k8s/containers.conf).
+# dash and pure-ftpd's libraries go into the sidecar test's FTP server image.
+K8S_PKGS=(podman runc catatonit util-linux hostname dash)
+say "apt-get install ${K8S_PKGS[*]}"
+"${APT[@]}" install --no-install-recommends "${K8S_PKGS[@]}"
+CONTAINERS_CONF="$REPO/ci/k8s/containers.conf" podman version --format 'install-deps:   podman {{.Client.Version}}'
+
+# A venv of its own (other engineers' runs may build theirs at the same time),
+# created under a lock so two concurrent runs do not race on it.
+K8S_VENV="$CACHE/k8s-venv"
+K8S_REQ="$REPO/ci/k8s/requirements.txt"
+(
+    flock 9
+    if [[ ! -x "$K8S_VENV/bin/python" ]]; then
+        say "creating venv $K8S_VENV"
+        "$PY" -m venv "$K8S_VENV"
+    fi
+    want="$(sha256sum "$K8S_REQ" | cut -d' ' -f1)"
+    if [[ -f "$K8S_VENV/.requirements" && "$(cat "$K8S_VENV/.requirements")" == "$want" ]]; then
+        say "k8s venv up to date"
+    else
+        say "pip install -r ci/k8s/requirements.txt"
+        "$K8S_VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$K8S_REQ"
+        echo "$want" >"$K8S_VENV/.requirements"
+    fi
+) 9>"$CACHE/k8s-venv.lock"
+"$K8S_VENV/bin/python" -c 'import helm_python as hp, kubernetes_validate, jsonschema; print("install-deps:   helm-python-sdk (Helm", hp.helm_sdk_version() + ")")'
+
 # --- the test user -----------------------------------------------------------
 if ! id "$FTP_USER" >/dev/null 2>&1; then
     say "creating user $FTP_USER"

@@ -21,6 +21,7 @@ use crate::config::{Config, Module, Policy, LOAD_TIMEOUT};
 use crate::http::{self, Backend, BoxFuture, HttpState, Limits, Probed, WebConfig};
 use crate::metrics::Collector;
 use crate::scheduler::{CheckFn, ProbeRefused, Scheduler};
+use crate::shard::Shard;
 use crate::store::{Store, StoreOptions};
 
 /// How to start the exporter.
@@ -45,6 +46,8 @@ pub struct AppOptions {
     pub shutdown_grace: Duration,
     /// The check to run; `None`: the real one ([`check::run`] with `resolver`).
     pub check: Option<CheckFn>,
+    /// Check only this shard's targets (`--shard.count`, `--shard.index`).
+    pub shard: Option<Shard>,
     /// The resolver of the real check and of module probes' allow-list
     /// checks; `None`: the system's.
     pub resolver: Option<Arc<dyn Resolver>>,
@@ -65,6 +68,7 @@ impl AppOptions {
             store: StoreOptions::default(),
             shutdown_grace: Duration::from_secs(10),
             check: None,
+            shard: None,
             resolver: None,
         }
     }
@@ -97,6 +101,7 @@ struct Inner {
     /// One reload at a time, from reading the file to installing it: a
     /// SIGHUP racing a `POST /-/reload` must not install the older read last.
     reloading: tokio::sync::Mutex<()>,
+    shard: Option<Shard>,
 }
 
 pub struct App {
@@ -137,7 +142,9 @@ impl App {
             scheduler,
             env,
             reloading: tokio::sync::Mutex::new(()),
+            shard: opts.shard,
         });
+        store.exporter().set_shard(opts.shard);
         // Bind first: an exporter that cannot serve must not start checking.
         let listener = bind(&opts.listen_address)
             .await
@@ -203,8 +210,14 @@ impl App {
 
 impl Inner {
     /// Installs a loaded configuration: the store takes the new target set
-    /// as a whole, the scheduler starts what is new or changed.
-    fn install(&self, config: Config) {
+    /// as a whole, the scheduler starts what is new or changed. At start and
+    /// on every reload, so a sharded exporter keeps only its own targets
+    /// whatever the file says.
+    fn install(&self, mut config: Config) {
+        let configured = config.targets.len();
+        if let Some(shard) = &self.shard {
+            config.targets.retain(|t| shard.owns(&t.name));
+        }
         let n = config.targets.len();
         let modules: BTreeMap<String, Arc<Module>> =
             config.modules.into_iter().map(|m| (m.name.clone(), Arc::new(m))).collect();
@@ -214,7 +227,20 @@ impl Inner {
         *self.modules.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(modules);
         self.scheduler.start(started);
         self.store.exporter().config_loaded(true);
-        tracing::info!(file = %self.config_file.display(), targets = n, modules = m, "configuration loaded");
+        match &self.shard {
+            None => {
+                tracing::info!(file = %self.config_file.display(), targets = n, modules = m, "configuration loaded")
+            }
+            Some(s) => tracing::info!(
+                file = %self.config_file.display(),
+                targets = n,
+                configured,
+                modules = m,
+                shard = s.index,
+                shards = s.count,
+                "configuration loaded; checking this shard's targets"
+            ),
+        }
     }
 
     async fn reload(&self) -> Result<(), String> {

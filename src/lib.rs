@@ -9,7 +9,9 @@ pub mod app;
 pub mod check;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
+#[cfg(feature = "demo")]
 pub mod embedded;
 pub mod ftp;
 #[doc(hidden)]
@@ -18,6 +20,7 @@ pub mod http;
 pub mod metrics;
 pub mod scheduler;
 pub mod secret;
+pub mod shard;
 pub mod small_file;
 pub mod status;
 pub mod store;

@@ -87,7 +87,7 @@ fn grafana_expand(q: &str) -> String {
         .replace("$__interval", "1m")
         .replace("$__range", "1h")
         .replace("${datasource}", "x");
-    for var in ["${target}", "$target", "${mode}", "$mode"] {
+    for var in ["${job}", "$job", "${instance}", "$instance", "${target}", "$target", "${mode}", "$mode"] {
         s = s.replace(var, ".*");
     }
     assert!(!s.contains('$'), "unexpanded variable in {q}");
@@ -302,15 +302,24 @@ fn dashboard_uses_the_datasource_variable_and_has_the_variables() {
     assert_eq!(ds["type"], "datasource");
     assert_eq!(ds["query"], "prometheus");
     let var_ds = serde_json::json!({ "type": "prometheus", "uid": "${datasource}" });
-    for (name, label) in [("target", "target"), ("mode", "mode")] {
+    // job and instance first, so several exporters (shards, sites) show side by side.
+    let order: Vec<&str> =
+        dash["templating"]["list"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert_eq!(order, ["datasource", "job", "instance", "target", "mode"]);
+    for (name, metric) in [
+        ("job", "ftp_exporter_build_info"),
+        ("instance", "ftp_exporter_build_info"),
+        ("target", "ftp_up"),
+        ("mode", "ftp_up"),
+    ] {
         let v = vars.get(name).unwrap_or_else(|| panic!("variable {name}"));
         assert_eq!(v["type"], "query", "{name}");
         assert_eq!(v["multi"], true, "{name} is multi-value");
         assert_eq!(v["includeAll"], true, "{name} includes All");
         assert_eq!(v["datasource"], var_ds, "{name} queries the datasource variable");
         let q = v["query"]["query"].as_str().or(v["query"].as_str()).unwrap();
-        assert!(q.starts_with("label_values(ftp_up"), "{name}: {q}");
-        assert!(q.ends_with(&format!(", {label})")), "{name}: {q}");
+        assert!(q.starts_with(&format!("label_values({metric}")), "{name}: {q}");
+        assert!(q.ends_with(&format!(", {name})")), "{name}: {q}");
     }
     let mut with_queries = 0;
     for p in all_panels(&dash) {
@@ -335,6 +344,53 @@ fn dashboard_uses_the_datasource_variable_and_has_the_variables() {
             assert_eq!(a["datasource"], var_ds, "annotation {}", a["name"]);
         }
     }
+}
+
+/// Every selector of an exporter metric filters on the job and instance
+/// variables (and FTP ones on target), so picking one exporter of several
+/// narrows every panel.
+#[test]
+fn every_query_filters_on_job_and_instance() {
+    let mut checked = 0;
+    for (at, q) in dashboard_queries(&dashboard()) {
+        // The job and instance variables are what the others filter by.
+        if at == r#"variable "job""# || at == r#"variable "instance""# {
+            continue;
+        }
+        for (name, matchers) in selectors(&q) {
+            if !(name.starts_with("ftp_") || name.starts_with("process_")) {
+                continue;
+            }
+            for m in [r#"job=~"$job""#, r#"instance=~"$instance""#] {
+                assert!(matchers.contains(m), "{at}: {name} lacks {m} in {q}");
+            }
+            let per_target = name.starts_with("ftp_") && !name.starts_with("ftp_exporter_");
+            if per_target && !at.starts_with("variable \"target\"") {
+                assert!(
+                    matchers.contains(r#"target=~"$target""#),
+                    "{at}: {name} lacks the target filter in {q}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 35, "only {checked} selectors checked");
+}
+
+/// `(metric, "{matchers}")` of each selector in a query (metric names from
+/// [`metric_names`]; matchers empty when the selector has none).
+fn selectors(q: &str) -> Vec<(String, String)> {
+    let names = metric_names(q).unwrap_or_else(|e| panic!("{e} in {q}"));
+    let mut out = Vec::new();
+    let mut rest = q;
+    for name in names {
+        let i = rest.find(&name).unwrap_or_else(|| panic!("{name} not in {rest}"));
+        let after = &rest[i + name.len()..];
+        let matchers = if after.starts_with('{') { &after[..after.find('}').unwrap() + 1] } else { "" };
+        out.push((name.clone(), matchers.to_string()));
+        rest = &after[matchers.len()..];
+    }
+    out
 }
 
 #[test]

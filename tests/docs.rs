@@ -77,7 +77,12 @@ targets:
         ftps.addr(),
         nat.addr()
     ));
-    let app = start_app(&config).await;
+    // One shard of one: every target is still checked, and
+    // ftp_exporter_shard_info (exported only when sharded) is there too.
+    let mut opts = ftp_exporter::app::AppOptions::new(&config);
+    opts.listen_address = "127.0.0.1:0".into();
+    opts.shard = Some(ftp_exporter::shard::Shard::new(0, 1).unwrap());
+    let app = ftp_exporter::app::App::start(opts).await.unwrap();
     let addr = app.addr();
     scrape_until(addr, Duration::from_secs(20), |s| {
         checked(s, &["all-operations", "wrong-password", "ftps"], 1.0)

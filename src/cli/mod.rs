@@ -1,5 +1,6 @@
 //! The command line of SPEC §7: the exporter itself (no subcommand),
-//! `check-config`, `probe` and `demo`. Flag names follow the Prometheus
+//! `check-config`, `probe` and `demo` (feature `demo`, on by default; the
+//! container image is built without it). Flag names follow the Prometheus
 //! exporters' dotted style (`--config.file`, `--web.listen-address`) so
 //! that Helm charts and runbooks written for them carry over.
 
@@ -10,11 +11,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::builder::TypedValueParser as _;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::app::{App, AppOptions};
 use crate::config::{Config, Policy};
 use crate::http::{Limits, WebConfig};
+use crate::shard::Shard;
 use logging::{LogFormat, LogLevel};
 
 #[derive(Debug, Parser)]
@@ -71,6 +73,17 @@ pub struct Cli {
     /// successes go first, then the oldest failures.
     #[arg(long = "store.transcript-bytes", default_value = "64MiB", value_parser = crate::config::parse_size)]
     pub transcript_bytes: u64,
+    /// Split the targets over this many exporters: this one checks only the targets with
+    /// fnv1a(name) % count == index. Needs --shard.index or --shard.index-from-hostname.
+    #[arg(long = "shard.count", value_name = "N")]
+    pub shard_count: Option<u32>,
+    /// This exporter's shard, 0 to N-1.
+    #[arg(long = "shard.index", value_name = "I", requires = "shard_count")]
+    pub shard_index: Option<u32>,
+    /// Take the shard index from the host name's trailing ordinal, as a StatefulSet names
+    /// its pods (ftp-exporter-2 → 2).
+    #[arg(long = "shard.index-from-hostname", requires = "shard_count", conflicts_with = "shard_index")]
+    pub shard_index_from_hostname: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -82,7 +95,23 @@ pub enum Command {
     /// Check one server now, in one or both modes, and explain the result.
     Probe(probe::ProbeArgs),
     /// Run an in-process FTP server and the exporter checking it: see it work in seconds.
+    #[cfg(feature = "demo")]
     Demo(crate::demo::DemoArgs),
+}
+
+impl Cli {
+    /// The shard the flags ask for; `None` when not sharded.
+    pub fn shard(&self) -> Result<Option<Shard>, String> {
+        let Some(count) = self.shard_count else { return Ok(None) };
+        let shard = match (self.shard_index, self.shard_index_from_hostname) {
+            (Some(index), _) => Shard::new(index, count),
+            (None, true) => Shard::from_hostname(crate::config::hostname::read().as_deref(), count),
+            (None, false) => {
+                return Err("--shard.count needs --shard.index or --shard.index-from-hostname".into())
+            }
+        };
+        shard.map(Some).map_err(|e| e.to_string())
+    }
 }
 
 /// The HTTP side's limits ([`Limits`]); defaults from `Limits::default()`.
@@ -143,13 +172,22 @@ pub async fn main() -> i32 {
     match cli.command {
         Some(Command::Probe(args)) => probe::run(args).await,
         Some(Command::CheckConfig) => check_config(&cli.config_file, Policy { require_tls: cli.require_tls }),
+        #[cfg(feature = "demo")]
         Some(Command::Demo(ref args)) => {
             logging::init(cli.log_level, cli.log_format);
             crate::demo::run(args.clone(), cli.listen_address.clone()).await
         }
         None => {
+            let shard = match cli.shard() {
+                Ok(s) => s,
+                Err(e) => {
+                    // Like clap's own usage errors: message, usage, exit 2.
+                    let _ = Cli::command().error(clap::error::ErrorKind::ArgumentConflict, e).print();
+                    return 2;
+                }
+            };
             logging::init(cli.log_level, cli.log_format);
-            run_exporter(cli).await
+            run_exporter(cli, shard).await
         }
     }
 }
@@ -173,7 +211,7 @@ fn check_config(path: &std::path::Path, policy: Policy) -> i32 {
     }
 }
 
-async fn run_exporter(cli: Cli) -> i32 {
+async fn run_exporter(cli: Cli, shard: Option<Shard>) -> i32 {
     let web = match &cli.web_config_file {
         None => WebConfig::default(),
         Some(path) => match WebConfig::load(path) {
@@ -200,6 +238,7 @@ async fn run_exporter(cli: Cli) -> i32 {
         },
         shutdown_grace: cli.shutdown_grace,
         check: None,
+        shard,
         resolver: None,
     };
     let grace = opts.shutdown_grace;
@@ -264,6 +303,41 @@ pub async fn wait_for_stop() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn shard_of(args: &[&str]) -> Result<Option<Shard>, String> {
+        let cli = Cli::try_parse_from([&["ftp_exporter"], args].concat()).map_err(|e| e.to_string())?;
+        cli.shard()
+    }
+
+    #[test]
+    fn shard_flags() {
+        assert_eq!(shard_of(&[]), Ok(None));
+        assert_eq!(shard_of(&["--shard.count=3", "--shard.index=2"]), Ok(Some(Shard { index: 2, count: 3 })));
+        assert_eq!(
+            shard_of(&["--shard.count", "1", "--shard.index", "0"]),
+            Ok(Some(Shard { index: 0, count: 1 }))
+        );
+        let err = |args: &[&str]| shard_of(args).unwrap_err();
+        assert_eq!(err(&["--shard.count=0", "--shard.index=0"]), "--shard.count must be at least 1");
+        assert!(err(&["--shard.count=3", "--shard.index=3"]).contains("must be 0 to 2"));
+        assert_eq!(
+            err(&["--shard.count=3"]),
+            "--shard.count needs --shard.index or --shard.index-from-hostname"
+        );
+        // clap's own refusals name the flags.
+        assert!(err(&["--shard.index=1"]).contains("--shard.count"), "{}", err(&["--shard.index=1"]));
+        assert!(err(&["--shard.index-from-hostname"]).contains("--shard.count"));
+        let both = err(&["--shard.count=3", "--shard.index=1", "--shard.index-from-hostname"]);
+        assert!(both.contains("cannot be used with"), "{both}");
+        assert!(err(&["--shard.count=-1", "--shard.index=0"]).contains("--shard.count"));
+    }
+
+    #[test]
+    fn check_config_needs_no_shard_flags() {
+        let cli = Cli::try_parse_from(["ftp_exporter", "check-config", "--config.file=x.yml"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::CheckConfig)));
+        assert_eq!(cli.shard(), Ok(None));
+    }
 
     #[test]
     fn web_limit_flags_default_to_the_limits_defaults_and_parse_units() {

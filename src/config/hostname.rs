@@ -19,15 +19,21 @@ pub const FALLBACK: &str = "ftp_exporter";
 pub fn this_host() -> &'static str {
     static NAME: OnceLock<String> = OnceLock::new();
     NAME.get_or_init(|| {
-        let read = ["/proc/sys/kernel/hostname", "/etc/hostname"]
-            .iter()
-            .find_map(|p| std::fs::read_to_string(p).ok().map(|s| sanitize(&s)).filter(|s| !s.is_empty()))
-            .or_else(|| std::env::var("HOSTNAME").ok().map(|s| sanitize(&s)).filter(|s| !s.is_empty()));
-        read.unwrap_or_else(|| {
+        read().unwrap_or_else(|| {
             tracing::warn!("cannot read this host's name; {PLACEHOLDER} in store.path becomes {FALLBACK:?}");
             FALLBACK.to_string()
         })
     })
+}
+
+/// This host's name, made safe as [`this_host`] does, or `None` when it
+/// cannot be read: for `--shard.index-from-hostname`, where a fallback
+/// would silently pick a wrong shard.
+pub fn read() -> Option<String> {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok().map(|s| sanitize(&s)).filter(|s| !s.is_empty()))
+        .or_else(|| std::env::var("HOSTNAME").ok().map(|s| sanitize(&s)).filter(|s| !s.is_empty()))
 }
 
 /// `path` with every `{hostname}` replaced by `host`.

@@ -143,9 +143,16 @@ mod tests {
 
     #[tokio::test]
     async fn range_bind_skips_busy_ports() {
-        let busy = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let p = busy.local_addr().unwrap().port();
-        let range = p..=p.saturating_add(1);
+        // A busy port p whose neighbour p+1 is free (other tests and
+        // processes take ports too: look for such a pair).
+        let (busy, p) = loop {
+            let busy = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let p = busy.local_addr().unwrap().port();
+            if p < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+                break (busy, p);
+            }
+        };
+        let range = p..=p + 1;
         let l = ActiveListener::bind("127.0.0.1".parse().unwrap(), Some(&range)).unwrap();
         // The busy port is skipped for the next one in the range.
         assert_eq!(l.local_addr().unwrap().port(), p + 1);
@@ -154,6 +161,7 @@ mod tests {
             ActiveListener::bind("127.0.0.1".parse().unwrap(), Some(&only_busy)),
             Err(Error::Local(_))
         ));
+        drop(busy);
     }
 
     /// The exporter closes first after a STOR, leaving its data port in

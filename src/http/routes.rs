@@ -94,7 +94,7 @@ pub(super) async fn handle(state: &Arc<HttpState>, mut req: Request<Incoming>) -
     match path {
         p if p == state.telemetry_path && read => scrape(state, req.headers()).await,
         "/" if read => page(state, query).await,
-        "/grid" if read => grid(state).await,
+        "/grid" if read => grid(state, query).await,
         "/probe" if read => probe(state, query, req.headers()).await,
         "/transcript" if read => transcript(state, query, req.headers()),
         "/-/healthy" if read => text(StatusCode::OK, "Healthy"),
@@ -164,20 +164,24 @@ async fn scrape(state: &Arc<HttpState>, headers: &HeaderMap) -> Resp {
 }
 
 async fn page(state: &Arc<HttpState>, query: &str) -> Resp {
-    let refresh = parse_query(query).refresh.unwrap_or(status::DEFAULT_REFRESH);
+    let q = parse_query(query);
+    let refresh = q.refresh.unwrap_or(status::DEFAULT_REFRESH);
+    let limit = q.limit.unwrap_or(status::DEFAULT_ROWS);
     let (store, path) = (state.store.clone(), state.telemetry_path.clone());
-    match off_runtime("the status page", move || status::render(&store.targets(), &path, refresh)).await {
+    match off_runtime("the status page", move || status::render(&store.targets(), &path, refresh, limit))
+        .await
+    {
         Ok(page) => html(page),
         Err(r) => r,
     }
 }
 
 /// The status page's rows alone, for its in-place refresh.
-async fn grid(state: &Arc<HttpState>) -> Resp {
+async fn grid(state: &Arc<HttpState>, query: &str) -> Resp {
+    let limit = parse_query(query).limit.unwrap_or(status::DEFAULT_ROWS);
     let store = state.store.clone();
-    match off_runtime("the status grid", move || status::grid(&store.targets(), std::time::SystemTime::now()))
-        .await
-    {
+    let now = std::time::SystemTime::now();
+    match off_runtime("the status grid", move || status::grid(&store.targets(), now, limit)).await {
         Ok(rows) => html(rows),
         Err(r) => r,
     }
@@ -193,10 +197,20 @@ struct Query {
     format: Option<String>,
     /// Seconds between the status page's refreshes.
     refresh: Option<u64>,
+    /// Target rows on the status page.
+    limit: Option<usize>,
 }
 
 fn parse_query(query: &str) -> Query {
-    let mut q = Query { target: None, module: None, mode: None, debug: false, format: None, refresh: None };
+    let mut q = Query {
+        target: None,
+        module: None,
+        mode: None,
+        debug: false,
+        format: None,
+        refresh: None,
+        limit: None,
+    };
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
         match k.as_ref() {
             "target" => q.target = Some(v.into_owned()),
@@ -205,6 +219,7 @@ fn parse_query(query: &str) -> Query {
             "debug" => q.debug = v == "true" || v == "1",
             "format" => q.format = Some(v.into_owned()),
             "refresh" => q.refresh = v.parse().ok(),
+            "limit" => q.limit = v.parse().ok(),
             _ => {}
         }
     }

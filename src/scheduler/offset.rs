@@ -1,22 +1,15 @@
 //! Where in time a target's rounds fall.
 //!
-//! Derived from the target's name with FNV-1a (not `std`'s hasher, whose
-//! output may change between Rust releases): the same target gets the same
-//! offset on every start, so restarting a fleet of exporters — or one
+//! Derived from the target's name with FNV-1a ([`fnv1a`], not `std`'s
+//! hasher, whose output may change between Rust releases): the same target
+//! gets the same offset on every start, so restarting a fleet of exporters — or one
 //! exporter with a thousand targets — never makes every check start at once.
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
+use crate::shard::fnv1a;
 
 /// A stable point in `[0, interval)` for the target called `name`.
 pub fn first_run_offset(name: &str, interval: Duration) -> Duration {

@@ -17,7 +17,7 @@ mod sparkline;
 use std::fmt::Write as _;
 
 pub use escape::escape;
-pub use page::{grid, render, DEFAULT_REFRESH};
+pub use page::{grid, render, DEFAULT_REFRESH, DEFAULT_ROWS};
 pub use script::content_security_policy;
 
 use crate::check::{Outcome, Transcript};

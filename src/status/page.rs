@@ -19,8 +19,14 @@ use crate::store::{Entry, Targets};
 /// Seconds between refreshes of the grid, unless `?refresh=N` says otherwise.
 pub const DEFAULT_REFRESH: u64 = 10;
 
-/// The whole page; `refresh`: seconds between in-place refreshes.
-pub fn render(targets: &Targets, telemetry_path: &str, refresh: u64) -> String {
+/// Target rows on the page, unless `?limit=N` says otherwise: a row with
+/// its sparklines is about 5 KB, and a page refreshed every 10 s must stay
+/// cheap with ten thousand targets. The rows shown are the ones that need
+/// looking at first: down, then pending, then up, each by name.
+pub const DEFAULT_ROWS: usize = 500;
+
+/// The whole page; `refresh`: seconds between in-place refreshes; `limit`: target rows at most.
+pub fn render(targets: &Targets, telemetry_path: &str, refresh: u64, limit: usize) -> String {
     let now = SystemTime::now();
     let mut b = String::new();
     let _ = write!(
@@ -42,7 +48,7 @@ pub fn render(targets: &Targets, telemetry_path: &str, refresh: u64) -> String {
         metrics = escape(telemetry_path),
         summary = summary(targets),
     );
-    b.push_str(&grid(targets, now));
+    b.push_str(&grid(targets, now, limit));
     b.push_str(
         "</tbody></table><noscript><p>Without JavaScript this page neither filters, sorts nor \
          refreshes itself: reload it.</p></noscript></main>\n",
@@ -102,10 +108,35 @@ fn row_state(e: &Entry) -> State {
     }
 }
 
-/// The rows (`/grid`), with the server's clock for the script's ages.
-pub fn grid(targets: &Targets, now: SystemTime) -> String {
-    let mut h = format!("<tr id=\"grid-now\" hidden data-now=\"{}\"><td></td></tr>", unix(now));
-    for (name, entry) in targets {
+/// The rows (`/grid`): at most `limit` targets, those that need looking at
+/// first (down, pending, up; by name within each), in name order; and a
+/// hidden row with the server's clock (for the script's ages) and the
+/// counts over all targets (for its summary when rows are left out).
+pub fn grid(targets: &Targets, now: SystemTime, limit: usize) -> String {
+    let mut chosen: Vec<(u8, &String, &std::sync::Arc<Entry>)> =
+        targets.iter().map(|(n, e)| (row_state(e).severity(), n, e)).collect();
+    let (mut down, mut pending) = (0, 0);
+    for (sev, _, _) in &chosen {
+        match sev {
+            2 => down += 1,
+            1 => pending += 1,
+            _ => {}
+        }
+    }
+    let total = chosen.len();
+    if total > limit {
+        chosen.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        chosen.truncate(limit);
+        chosen.sort_by(|a, b| a.1.cmp(b.1));
+    }
+    let mut h = format!(
+        "<tr id=\"grid-now\" hidden data-now=\"{}\" data-total=\"{total}\" data-down=\"{down}\" \
+         data-pending=\"{pending}\" data-up=\"{}\" data-rows=\"{}\"><td></td></tr>",
+        unix(now),
+        total - down - pending,
+        chosen.len()
+    );
+    for (_, name, entry) in chosen {
         row(&mut h, name, entry, now);
     }
     h
@@ -240,7 +271,7 @@ mod tests {
             outcome(Some(failure)),
             crate::store::Source::Schedule,
         );
-        let html = render(&store.targets(), "/metrics", DEFAULT_REFRESH);
+        let html = render(&store.targets(), "/metrics", DEFAULT_REFRESH, DEFAULT_ROWS);
         let without_script = html.replace(super::super::script::SCRIPT, "");
         assert_eq!(without_script.matches("<script").count(), 1, "only the page's own script element");
         assert!(!without_script.contains("alert('x')"));
@@ -265,7 +296,7 @@ mod tests {
         store.apply(t, &[]);
         let a = store.get("a").unwrap();
         store.record(&a, outcome(None), crate::store::Source::Schedule);
-        let html = render(&store.targets(), "/metrics", 3);
+        let html = render(&store.targets(), "/metrics", 3, DEFAULT_ROWS);
         assert!(html.contains("2 targets: 0 down, 2 pending, 0 up"), "{html}");
         assert!(html.contains("data-refresh=\"3\""));
         assert!(
@@ -275,13 +306,39 @@ mod tests {
         let mut failed = outcome(Some(Failure::new(Phase::Banner, Reason::Timeout, "", "timed out")));
         failed.mode = Mode::Active;
         store.record(&a, failed, crate::store::Source::Probe);
-        let rows = grid(&store.targets(), SystemTime::now());
+        let rows = grid(&store.targets(), SystemTime::now(), DEFAULT_ROWS);
         assert!(rows.starts_with("<tr id=\"grid-now\" hidden data-now=\""));
         assert!(rows.contains("data-name=\"a\" data-state=\"down\" data-severity=\"2\""), "{rows}");
         assert!(rows
             .contains("<span class=\"phase\">banner</span> / <span class=\"reason\">timeout</span></span>"));
         assert!(rows.contains("· by /probe"));
         assert_eq!(rows.matches("<svg class=\"spark\"").count(), 3, "a: two modes, b: one");
+    }
+
+    #[test]
+    fn a_big_fleet_shows_what_needs_looking_at_first() {
+        let yaml: String = (0..6).map(|i| format!("  - {{ name: t{i}, address: 127.0.0.1 }}\n")).collect();
+        let t = crate::config::Config::parse(&format!("targets:\n{yaml}"), "t.yml".as_ref()).unwrap().targets;
+        let store = Store::new(StoreOptions::default(), |_| None);
+        store.apply(t, &[]);
+        // t4 down, t1 up, the others pending.
+        let failed = || outcome(Some(Failure::new(Phase::Login, Reason::AuthFailed, "530", "no")));
+        store.record(&store.get("t4").unwrap(), failed(), crate::store::Source::Schedule);
+        for mode in [Mode::Passive, Mode::Active] {
+            let mut ok = outcome(None);
+            ok.mode = mode;
+            store.record(&store.get("t1").unwrap(), ok, crate::store::Source::Schedule);
+        }
+        let rows = grid(&store.targets(), SystemTime::now(), 3);
+        let names: Vec<&str> =
+            rows.split("data-name=\"").skip(1).map(|r| r.split('"').next().unwrap()).collect();
+        assert_eq!(names, ["t0", "t2", "t4"], "down first, then pending, shown by name; up left out");
+        assert!(
+            rows.contains(
+                "data-total=\"6\" data-down=\"1\" data-pending=\"4\" data-up=\"1\" data-rows=\"3\""
+            ),
+            "{rows}"
+        );
     }
 
     #[test]
@@ -294,7 +351,7 @@ mod tests {
         let targets = crate::config::Config::parse(text, "t.yml".as_ref()).unwrap().targets;
         let store = Store::new(StoreOptions::default(), |_| None);
         store.apply(targets, &[]);
-        let rows = grid(&store.targets(), SystemTime::now());
+        let rows = grid(&store.targets(), SystemTime::now(), 100);
         let marked: Vec<&str> = rows
             .split("<tr class=\"target\"")
             .filter(|r| r.contains("class=\"cleartext\""))

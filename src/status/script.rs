@@ -77,15 +77,23 @@ pub const SCRIPT: &str = r##"(function () {
       if (!list[j].hidden) { shown++; }
       rows.appendChild(list[j]);
     }
-    var summary = document.getElementById("summary");
+    var summary = document.getElementById("summary"), all = document.getElementById("grid-now");
     if (summary) {
-      summary.textContent = list.length + " targets: " + counts.down + " down, " + counts.pending +
-        " pending, " + counts.up + " up" + (shown < list.length ? " (" + shown + " shown)" : "");
+      var total = all ? Number(all.getAttribute("data-total")) : list.length;
+      if (total > list.length) {
+        // More targets than rows: the counts are the server's, over all of them.
+        summary.textContent = total + " targets: " + all.getAttribute("data-down") + " down, " +
+          all.getAttribute("data-pending") + " pending, " + all.getAttribute("data-up") + " up (" +
+          list.length + " rows, down first; ?limit=N shows more" + (shown < list.length ? ", " + shown + " shown" : "") + ")";
+      } else {
+        summary.textContent = list.length + " targets: " + counts.down + " down, " + counts.pending +
+          " pending, " + counts.up + " up" + (shown < list.length ? " (" + shown + " shown)" : "");
+      }
     }
     ages();
   }
   function refresh() {
-    fetch("grid", { cache: "no-store", headers: { "Accept": "text/html" } }).then(function (r) {
+    fetch("grid" + location.search, { cache: "no-store", headers: { "Accept": "text/html" } }).then(function (r) {
       if (!r.ok) { throw new Error("HTTP " + r.status); }
       return r.text();
     }).then(function (html) {

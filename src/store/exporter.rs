@@ -16,12 +16,9 @@ use super::histogram::Histogram;
 pub const SCHEDULE_DELAY_BUCKETS: [f64; 11] =
     [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 15.0, 60.0];
 
-/// A shard of a target list split over several exporters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShardInfo {
-    pub index: u32,
-    pub count: u32,
-}
+/// A shard of a target list split over several exporters (the one type,
+/// from [`crate::shard`]).
+pub use crate::shard::Shard as ShardInfo;
 
 pub struct ExporterStats {
     reload_ok: AtomicBool,

@@ -58,6 +58,22 @@ impl Ftp {
     }
 }
 
+/// A TCP port that was free on 127.0.0.1 a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits (at most 10 s) until something listens on 127.0.0.1:`port`.
+pub async fn wait_listening(port: u16, what: &str) -> SocketAddr {
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not start listening");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    addr
+}
+
 /// Writes `dir/web.yml`, a `--web.config.file` with `extra` (e.g. a
 /// `tls_server_config:`) and one Basic auth user hashed at bcrypt `cost`.
 pub fn web_file(dir: &Path, extra: &str, user: &str, password: &str, cost: u32) -> PathBuf {
