@@ -1,5 +1,5 @@
 //! The configuration file as an operator meets it: refused files name
-//! file:line: key, accepted files give the targets and plans the SPEC says.
+//! file:line: key, accepted files give the targets and plans docs/configuration.md says.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};

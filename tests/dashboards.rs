@@ -136,7 +136,7 @@ fn alert_rules_use_only_spec_metrics() {
     for word in ftp_words(&read("dashboards/alerts.yml")) {
         assert!(
             allowed.contains(&word) || families.contains(&word) || word == "ftp_exporter",
-            "alerts.yml mentions `{word}`, not a SPEC §5 metric"
+            "alerts.yml mentions `{word}`, not a docs/metrics.md metric"
         );
     }
 }
@@ -283,7 +283,7 @@ fn dashboard_queries_use_only_spec_metrics() {
     for word in ftp_words(&read("dashboards/ftp-exporter.json")) {
         assert!(
             allowed.contains(&word) || families.contains(&word) || word == "ftp_exporter",
-            "the dashboard mentions `{word}`, not a SPEC §5 metric"
+            "the dashboard mentions `{word}`, not a docs/metrics.md metric"
         );
     }
 }

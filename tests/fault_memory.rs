@@ -1,4 +1,4 @@
-//! SPEC §9: a hostile server can make a check fail, never make the exporter
+//! docs/security.md: a hostile server can make a check fail, never make the exporter
 //! grow without bound. A 20 MB banner line, an endless multi-line greeting
 //! and an endless listing must be refused after a bounded read, so the process's peak memory barely
 //! moves. Alone in its own test binary so no other test's allocations blur

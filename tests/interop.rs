@@ -1,6 +1,6 @@
-//! The interoperability matrix (issue 4): `ftp_exporter::check::run`
+//! The interoperability matrix: `ftp_exporter::check::run`
 //! against real vsftpd, ProFTPD, Pure-FTPd and pyftpdlib on loopback, in
-//! both modes, plain FTP and FTPS, and the real failures of issue 4 mapped to
+//! both modes, plain FTP and FTPS, and the real failures real servers produce mapped to
 //! their `(phase, reason, code)`.
 //!
 //! tests/real_servers.rs proves each server with curl first, so a failure
@@ -222,7 +222,7 @@ async fn store_refused_is_a_transfer_failure() {
         let f = o.failure.as_ref().unwrap_or_else(|| panic!("store accepted\n{}", describe(&srv, &o)));
         assert_eq!(f.phase, Phase::Transfer, "{}", describe(&srv, &o));
         // 550 (vsftpd, ProFTPD, pyftpdlib) is file_unavailable; Pure-FTPd says 553,
-        // which SPEC §3 files under `rejected` with its code.
+        // which docs/failures.md files under `rejected` with its code.
         match f.code.as_str() {
             "550" => assert_eq!(f.reason, Reason::FileUnavailable, "{}", describe(&srv, &o)),
             "553" => assert_eq!(f.reason, Reason::Rejected, "{}", describe(&srv, &o)),
@@ -235,7 +235,7 @@ async fn store_refused_is_a_transfer_failure() {
 /// One session held (logged in), `max_clients: 1`. vsftpd, Pure-FTPd and
 /// pyftpdlib turn the next session away with 421 instead of the banner.
 /// ProFTPD's MaxClients counts logged-in users and answers PASS with 530
-/// ("maximum number of allowed clients"), which SPEC §3 reads as a login
+/// ("maximum number of allowed clients"), which docs/failures.md reads as a login
 /// failure: asserted as the server really behaves, phase and code.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_clients_is_service_unavailable_421() {

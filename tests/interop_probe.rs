@@ -1,4 +1,4 @@
-//! `ftp_exporter probe` (SPEC §7), the binary an operator runs at 3 a.m.,
+//! `ftp_exporter probe` (docs/flags.md), the binary an operator runs at 3 a.m.,
 //! against real servers: exit codes, the JSON lines, the diagnosis, and no
 //! password anywhere in what it prints.
 

@@ -1,4 +1,4 @@
-//! The interoperability matrix through the exporter service (issue 4): one
+//! The interoperability matrix through the exporter service: one
 //! running exporter checks every real server × TLS mode on its schedule, in
 //! both modes, with list + retrieve (SHA-256) + store (verify, delete); every
 //! cell must be up on `/metrics` for several consecutive checks. The test

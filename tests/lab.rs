@@ -1,4 +1,4 @@
-//! The network-namespace lab (issue 5): each FTP trouble of the seed note,
+//! The network-namespace lab: each FTP trouble of the seed note,
 //! reproduced with namespaces, veths, nftables and a real vsftpd, and shown
 //! to behave as claimed.
 //!

@@ -1,4 +1,4 @@
-//! Dual stack (issue 10): a name whose IPv6 address is blackholed and whose
+//! Dual stack: a name whose IPv6 address is blackholed and whose
 //! IPv4 address works, as `/etc/hosts` says inside the exporter's own
 //! network namespace (`/etc/netns/<ns>/hosts`, which `ip netns exec`
 //! mounts over `/etc/hosts`). The IPv6 host drops SYNs to port 21

@@ -1,6 +1,6 @@
-//! The lab's scenarios (issue 5) through ftp_exporter's check runner, run
+//! The lab's scenarios through ftp_exporter's check runner, run
 //! from inside the client namespace: each trouble must come out as the
-//! `(mode, phase, reason, code)`, mismatch flag and diagnosis SPEC §3 and §8
+//! `(mode, phase, reason, code)`, mismatch flag and diagnosis docs/failures.md, docs/diagnosis.md
 //! promise for it.
 
 #[path = "lab/mod.rs"]

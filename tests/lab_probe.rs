@@ -1,6 +1,6 @@
-//! The lab's scenarios (issue 5) through `ftp_exporter probe`, the real
+//! The lab's scenarios through `ftp_exporter probe`, the real
 //! binary run inside the client namespace: each trouble must come out as
-//! the mode/phase/reason/code, mismatch flag and diagnosis of SPEC §3, §7, §8.
+//! the mode/phase/reason/code, mismatch flag and diagnosis of docs/failures.md, docs/flags.md, docs/diagnosis.md.
 
 #[path = "lab/mod.rs"]
 mod lab;

@@ -1,8 +1,8 @@
-//! The lab's scenarios (issue 5) through the exporter service: the real
+//! The lab's scenarios through the exporter service: the real
 //! binary with a configuration file, run inside the client namespace, and
 //! its `/metrics` scraped there. Each trouble must show up as the
 //! `ftp_up`, `ftp_check_failure{phase,reason,code}` and
-//! `ftp_passive_address_mismatch` series SPEC §5 promises for it.
+//! `ftp_passive_address_mismatch` series docs/metrics.md promises for it.
 
 #[path = "lab/mod.rs"]
 mod lab;
@@ -83,7 +83,7 @@ fn client_firewall() {
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("cannot open connections back to the exporter"), "{body}");
 
-    // SPEC §8: the diagnosis is also on the status page and in the log line
+    // docs/diagnosis.md: the diagnosis is also on the status page and in the log line
     // of the state change.
     let (_, page) = svc.get("/").expect("status page");
     assert!(page.contains("cannot open connections back to the exporter"), "{page}");

@@ -1,8 +1,9 @@
 //! Self-test of the real-server harness with independent clients (curl, and
 //! Python's ftplib where curl is broken): every server × {plain, explicit
 //! TLS, implicit TLS where the server has it} × {passive, active} lists,
-//! retrieves `pub/hello.txt` and uploads into `incoming/`, and each fault of
-//! issue 4 produces its reply code. If these pass, an exporter failure
+//! retrieves `pub/hello.txt` and uploads into `incoming/`, and each fault a
+//! real server can produce on demand gives its reply code
+//! (docs/failures.md). If these pass, an exporter failure
 //! against the same server is the exporter's.
 
 #[path = "support/real_servers/mod.rs"]

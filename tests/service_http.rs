@@ -1,4 +1,4 @@
-//! The HTTP endpoints of SPEC §6 on a running exporter: probe, transcript,
+//! The HTTP endpoints of docs/http.md on a running exporter: probe, transcript,
 //! health, reload (good, bad, target removed), the status page against a
 //! hostile server, and that no password shows up anywhere it serves.
 

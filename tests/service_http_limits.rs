@@ -1,4 +1,4 @@
-//! The HTTP side under abuse (SPEC §9): hundreds of idle and dripping
+//! The HTTP side under abuse (docs/security.md): hundreds of idle and dripping
 //! connections while Prometheus scrapes, huge or malformed query strings,
 //! oversized heads and bodies, and health endpoints that stay open to
 //! Kubernetes' probes while Basic auth guards everything else.

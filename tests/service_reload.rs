@@ -1,4 +1,4 @@
-//! A reload never blocks the runtime (issue 10): files the config names
+//! A reload never blocks the runtime: files the config names
 //! are refused by their metadata before anything opens them, the load runs
 //! on a blocking thread under a deadline, and `/metrics` keeps answering
 //! while a reload is refused or hung.

@@ -1,4 +1,4 @@
-//! The soak (issue 12 part 2): the exporter binary, for minutes, against a
+//! The soak: the exporter binary, for minutes, against a
 //! real vsftpd and scripted servers that flap (up, 421, silent, reset
 //! mid-transfer, slow drip, malformed 227), reloaded every few seconds
 //! (SIGHUP and `POST /-/reload`, valid and broken files, a target coming and

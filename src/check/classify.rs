@@ -1,5 +1,5 @@
 //! The one place where an engine error, in the phase it happened, becomes
-//! a SPEC §3 `(reason, code)`.
+//! a docs/failures.md `(reason, code)`.
 
 use std::io;
 

@@ -1,5 +1,5 @@
 //! From one target's latest outcomes (one per mode), the likely cause in
-//! words an infrastructure engineer acts on (SPEC §8).
+//! words an infrastructure engineer acts on (docs/diagnosis.md).
 //!
 //! The point of checking both modes is that their difference localises the
 //! fault: active mode needs the server to reach the exporter, passive mode

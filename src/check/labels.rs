@@ -2,7 +2,7 @@
 //! operations — and the one place that turns each into its label string.
 //!
 //! Dashboards, alerts and the acceptance tests match on these strings
-//! (SPEC §2, §3), so they are spelled exactly once, here.
+//! (docs/failures.md), so they are spelled exactly once, here.
 
 use std::fmt;
 use std::str::FromStr;
@@ -51,14 +51,14 @@ macro_rules! label_enum {
     };
 }
 
-/// Label names the exporter sets on its own series (SPEC §5); a target's
+/// Label names the exporter sets on its own series (docs/metrics.md); a target's
 /// static `labels:` may not use them. Config refuses them at load, metrics
 /// drops them defensively.
 pub const EXPORTER_LABELS: &[&str] =
     &["target", "address", "tls", "mode", "phase", "reason", "code", "operation"];
 
 label_enum! {
-    /// Who opens the data connection (SPEC §1).
+    /// Who opens the data connection (docs/failures.md).
     Mode {
         /// The client sends PASV/EPSV and connects to the server.
         Passive => "passive",
@@ -68,7 +68,7 @@ label_enum! {
 }
 
 label_enum! {
-    /// The timed phases of a session, in session order (SPEC §2).
+    /// The timed phases of a session, in session order (docs/failures.md).
     Phase {
         Resolve => "resolve",
         Connect => "connect",
@@ -83,7 +83,7 @@ label_enum! {
 }
 
 label_enum! {
-    /// Why a check failed: a closed set (SPEC §3).
+    /// Why a check failed: a closed set (docs/failures.md).
     Reason {
         DnsError => "dns_error",
         ConnectionRefused => "connection_refused",
@@ -104,7 +104,7 @@ label_enum! {
 }
 
 label_enum! {
-    /// The data operations of a check, run in this order (SPEC §2).
+    /// The data operations of a check, run in this order (docs/failures.md).
     Operation {
         List => "list",
         Retrieve => "retrieve",
@@ -113,7 +113,7 @@ label_enum! {
 }
 
 label_enum! {
-    /// Which address families a check may connect over (SPEC §4 `ip_protocol`).
+    /// Which address families a check may connect over (docs/configuration.md `ip_protocol`).
     IpProtocol {
         /// Every resolved address, IPv6 first, raced (Happy Eyeballs, RFC 8305).
         Auto => "auto",
@@ -123,7 +123,7 @@ label_enum! {
 }
 
 label_enum! {
-    /// How the control connection is protected (SPEC §4 `tls`).
+    /// How the control connection is protected (docs/configuration.md `tls`).
     TlsMode {
         None => "none",
         Explicit => "explicit",

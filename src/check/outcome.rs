@@ -87,7 +87,7 @@ impl Outcome {
         self.phases.iter().find(|(p, _)| *p == phase).map(|(_, d)| *d)
     }
 
-    /// The one-line summary of SPEC §7: `passive: ok 0.084s` or
+    /// The one-line summary of docs/flags.md: `passive: ok 0.084s` or
     /// `active: FAILED phase=data_connect reason=timeout code= after 10.002s`.
     pub fn summary(&self) -> String {
         let secs = self.duration.as_secs_f64();

@@ -117,7 +117,7 @@ pub enum Resolution {
 }
 
 impl CheckPlan {
-    /// A plan with the defaults of SPEC §4 for `host:port`: anonymous login,
+    /// A plan with the defaults of docs/configuration.md for `host:port`: anonymous login,
     /// list the login directory, 15 s timeout.
     pub fn new(host: impl Into<String>, port: u16, mode: Mode) -> Self {
         CheckPlan {
@@ -139,7 +139,7 @@ impl CheckPlan {
         }
     }
 
-    /// The data operations in SPEC order; LIST of the login directory when none is configured.
+    /// The data operations in their order (docs/failures.md); LIST of the login directory when none is configured.
     pub fn operations(&self) -> Vec<OperationSpec> {
         if self.login_only {
             return Vec::new();
@@ -194,7 +194,7 @@ pub struct StoreSpec {
     pub delete: bool,
 }
 
-/// Passive mode knobs (SPEC §4 `passive:`).
+/// Passive mode knobs (docs/configuration.md `passive:`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PassiveOptions {
     pub epsv: Toggle,
@@ -208,7 +208,7 @@ impl Default for PassiveOptions {
     }
 }
 
-/// Active mode knobs (SPEC §4 `active:`).
+/// Active mode knobs (docs/configuration.md `active:`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActiveOptions {
     /// Where to listen; default: the control connection's local address.
@@ -247,7 +247,7 @@ impl std::str::FromStr for Toggle {
     }
 }
 
-/// TLS settings of a target (SPEC §4 `tls*`).
+/// TLS settings of a target (docs/configuration.md `tls*`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TlsOptions {
     pub mode: TlsMode,

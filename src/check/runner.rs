@@ -1,4 +1,4 @@
-//! Walks one FTP session through the SPEC §2 phases under one deadline.
+//! Walks one FTP session through the docs/failures.md phases under one deadline.
 //!
 //! The session keeps a single "current phase": time is attributed to it and
 //! an error is reported in it, so the phase label always names where the

@@ -1,4 +1,4 @@
-//! The data operations of a check (SPEC §2: list, retrieve, store) and the
+//! The data operations of a check (docs/failures.md: list, retrieve, store) and the
 //! data connection each one needs, in passive or active mode.
 
 use std::net::{IpAddr, SocketAddr};
@@ -298,12 +298,12 @@ impl Session<'_> {
         Err(Error::Unexpected { verb, reply: refused })
     }
 
-    /// EPSV or PASV (SPEC §4 `passive.epsv`), and where to connect: one
+    /// EPSV or PASV (docs/configuration.md `passive.epsv`), and where to connect: one
     /// exchange per data connection, so `data_setup` times exactly one.
     ///
     /// `auto` sends PASV when the control connection is IPv4: its 227 names
     /// the address the server advertises, which is what breaks PASV clients
-    /// behind NAT (SPEC §8, `ftp_passive_address_mismatch`). On IPv6 it
+    /// behind NAT (docs/diagnosis.md, `ftp_passive_address_mismatch`). On IPv6 it
     /// sends EPSV (RFC 2428 §3: PASV cannot carry an IPv6 address). Either
     /// falls back to the other on 500/502 (command unknown or not
     /// implemented: old servers lack EPSV, some IPv6-only ones lack PASV).
@@ -366,7 +366,7 @@ impl Session<'_> {
     }
 
     /// Where a 227 sends the data connection: the control peer with 227's
-    /// port, unless `trust_advertised_address` (SPEC §9: a server must not
+    /// port, unless `trust_advertised_address` (docs/security.md: a server must not
     /// steer the exporter at another host).
     fn pasv_target(&mut self, advertised: SocketAddr, peer: SocketAddr) -> SocketAddr {
         // A 227 to an IPv6 peer can only name some IPv4 address: not comparable.

@@ -1,4 +1,4 @@
-//! The command line of SPEC §7: the exporter itself (no subcommand),
+//! The command line of docs/flags.md: the exporter itself (no subcommand),
 //! `check-config`, `probe` and `demo` (feature `demo`, on by default; the
 //! container image is built without it). Flag names follow the Prometheus
 //! exporters' dotted style (`--config.file`, `--web.listen-address`) so

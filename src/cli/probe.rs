@@ -1,5 +1,5 @@
 //! `ftp_exporter probe URL`: one check per mode, now, with a transcript,
-//! per-phase timings and a diagnosis — the 3 a.m. tool (SPEC §7).
+//! per-phase timings and a diagnosis — the 3 a.m. tool (docs/flags.md).
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::check::{self, CheckEnv, CheckPlan, IpProtocol, Mode, Outcome, RetrieveSpec, TlsMode, Toggle};
 use crate::secret::Secret;
 
-/// Exit codes of `probe` (SPEC §7).
+/// Exit codes of `probe` (docs/flags.md).
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;

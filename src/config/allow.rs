@@ -1,5 +1,5 @@
 //! `allowed_targets:` of a module: which `host[:port]` a
-//! `/probe?module=M&target=…` may reach (SPEC §4, §6).
+//! `/probe?module=M&target=…` may reach (docs/configuration.md, docs/http.md).
 //!
 //! An entry is a host name or a network, with an optional port:
 //! `ftp.example.com`, `ftp.example.com:2121`, `198.51.100.7`,

@@ -1,7 +1,7 @@
 //! Configuration errors that point at the offending line and key.
 //!
 //! An operator fixing a refused file needs three things: which file, which
-//! line, which key (SPEC §4: `config/x.yml:14: targets[2].modes: unknown mode
+//! line, which key (docs/configuration.md: `config/x.yml:14: targets[2].modes: unknown mode
 //! "pasive", expected passive or active`). Every error of this module carries
 //! all three, whether serde found it while parsing or a later check did.
 

@@ -184,7 +184,7 @@ impl<'de> Deserialize<'de> for RawSecret {
     }
 }
 
-/// `modes:` non-empty, without repeats. Reported at the list, as in SPEC §4's
+/// `modes:` non-empty, without repeats. Reported at the list, as in docs/configuration.md's
 /// example (`targets[2].modes: unknown mode "pasive", ...`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModeList(pub Vec<Mode>);

@@ -2,7 +2,7 @@
 //!
 //! Some mistakes only show once the whole file is read: a duplicate target
 //! name, an unset `password_env` variable, a contradiction between two keys.
-//! They must still name their line (SPEC §4), but serde_norway exposes a
+//! They must still name their line (docs/configuration.md), but serde_norway exposes a
 //! position only on errors. So we ask it for one: walk the same text again
 //! with the same parser and fail on purpose at the key we want; the error
 //! carries the key's position. Using the parser that read the file (rather

@@ -1,4 +1,4 @@
-//! The configuration file (SPEC §4): YAML in, validated [`Config`] out.
+//! The configuration file (docs/configuration.md): YAML in, validated [`Config`] out.
 //!
 //! A file is accepted or refused as a whole, and every refusal names the
 //! file, line and key (`config/x.yml:14: targets[2].modes: unknown mode
@@ -10,7 +10,7 @@
 //! from the parser), `resolve` (merge `defaults:`, read secrets, cross-key
 //! checks; positions via `locate`), and `target` (the result and its plans).
 //!
-//! Choices the SPEC leaves open:
+//! Choices the format makes (docs/configuration.md):
 //! - `timeout` longer than `interval` is an error, not silently capped;
 //! - an IPv6 address needs brackets (`[::1]:2121`); a bare `::1` is refused;
 //! - tls_* keys on a `tls: none` target are accepted with a warning;

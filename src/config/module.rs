@@ -1,4 +1,4 @@
-//! `modules:` (SPEC §4): check templates for `GET
+//! `modules:` (docs/configuration.md): check templates for `GET
 //! /probe?module=M&target=host[:port]`, so that users list hundreds of
 //! FTP servers in Prometheus service discovery, as they do with
 //! blackbox_exporter's modules.

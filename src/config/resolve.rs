@@ -1,5 +1,5 @@
 //! From the file as written to validated [`Target`]s: merge `defaults:`,
-//! apply the SPEC §4 defaults, read secrets and CA files, and refuse
+//! apply the docs/configuration.md defaults, read secrets and CA files, and refuse
 //! contradictions, each error at the line of the key that caused it.
 //!
 //! Merge rules (documented in `config/example.yml` too):

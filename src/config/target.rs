@@ -9,7 +9,7 @@ use crate::check::{
 };
 use crate::secret::Secret;
 
-/// One FTP server to check (SPEC §4 `targets[]`).
+/// One FTP server to check (docs/configuration.md `targets[]`).
 ///
 /// `Debug` is safe to log: the password is a [`Secret`].
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +41,7 @@ pub struct Target {
     pub active: ActiveOptions,
 }
 
-/// What a check does after login (SPEC §2, §4 `check:`).
+/// What a check does after login (docs/failures.md, docs/configuration.md `check:`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CheckSpec {
     pub login_only: bool,
@@ -52,7 +52,7 @@ pub struct CheckSpec {
 }
 
 impl Target {
-    /// Whether its checks send a real password without TLS (SPEC §5
+    /// Whether its checks send a real password without TLS (docs/metrics.md
     /// `ftp_target_cleartext_credentials`): a login other than anonymous
     /// (whose password is only an e-mail address) on `tls: none`.
     pub fn cleartext_credentials(&self) -> bool {

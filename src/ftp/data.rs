@@ -57,7 +57,7 @@ impl ActiveListener {
     /// Accepts the server's data connection. Only `server` may connect: a
     /// connection from anywhere else is a hijack attempt or a misrouted
     /// connection, and ends the check (`unexpected_peer`) rather than being
-    /// read from (SPEC §9).
+    /// read from (docs/security.md).
     pub async fn accept_from(&self, server: IpAddr, deadline: Instant) -> Result<TcpStream> {
         let (stream, peer) =
             timeout_at(deadline, self.listener.accept()).await.map_err(|_| Error::Timeout)??;

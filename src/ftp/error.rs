@@ -1,5 +1,5 @@
 //! What can go wrong on the wire. The check module maps these (with the
-//! phase it was in) to a SPEC reason in one place, `check::classify`.
+//! phase it was in) to a reason (docs/failures.md) in one place, `check::classify`.
 
 use std::io;
 use std::net::SocketAddr;

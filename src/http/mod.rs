@@ -1,8 +1,8 @@
-//! The HTTP side (SPEC §6): serves what was already measured and never
+//! The HTTP side (docs/http.md): serves what was already measured and never
 //! waits on an FTP server, except in `/probe`, which exists to do exactly
 //! that on request.
 //!
-//! Its own limits (SPEC §9, [`Limits`]): a bounded number of connections
+//! Its own limits (docs/security.md, [`Limits`]): a bounded number of connections
 //! where idle ones give way to new ones (`conns`), a deadline and a size cap
 //! for request heads, a cap on request bodies and on a connection's
 //! lifetime; every request then passes `guard` (body, auth, query).
@@ -87,7 +87,7 @@ pub struct HttpState {
     pub probe_timeout_offset: Duration,
 }
 
-/// The HTTP side's own limits (SPEC §9), each a `--web.*` flag.
+/// The HTTP side's own limits (docs/security.md), each a `--web.*` flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Connections open at once (`--web.max-connections`). When all are

@@ -1,4 +1,4 @@
-//! Request routing and the handlers of SPEC §6. Handlers read the store
+//! Request routing and the handlers of docs/http.md. Handlers read the store
 //! and hand rendering to `metrics` and `status`; CPU-heavy rendering (a
 //! scrape of thousands of targets, the status page) runs off the async
 //! workers so it never delays checks or other requests.

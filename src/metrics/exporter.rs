@@ -1,4 +1,4 @@
-//! The exporter's own families (SPEC §5): build, configuration, scheduler,
+//! The exporter's own families (docs/metrics.md): build, configuration, scheduler,
 //! and the standard `process_*` metrics every Prometheus exporter has.
 
 use prometheus::core::Collector;

@@ -1,4 +1,4 @@
-//! The per-target families (SPEC §5), computed at scrape time from each
+//! The per-target families (docs/metrics.md), computed at scrape time from each
 //! target's last outcomes and accumulated counts in the store.
 //!
 //! Nothing is kept between scrapes, so nothing can linger: a phase that

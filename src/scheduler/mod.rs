@@ -3,7 +3,7 @@
 //! One driver task keeps the schedule: a queue of targets ordered by when
 //! their next round is due. A due target gets a short-lived task for its
 //! round, which checks its modes one after the other — so a target's checks
-//! never overlap and its two modes never run at once (SPEC §2: servers cap
+//! never overlap and its two modes never run at once (docs/failures.md: servers cap
 //! connections per client address) — publishes each outcome to the store,
 //! and hands the target back with its next due time. A global semaphore
 //! bounds the checks running at once. Ten thousand targets cost ten

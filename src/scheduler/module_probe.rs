@@ -1,5 +1,5 @@
 //! Probes of unconfigured targets through a module
-//! (`/probe?module=M&target=host[:port]`, SPEC §6), blackbox style, that
+//! (`/probe?module=M&target=host[:port]`, docs/http.md), blackbox style, that
 //! cannot be turned into a scanner of the networks around the exporter.
 //!
 //! In order: the target is matched against the module's `allowed_targets`

@@ -1,6 +1,6 @@
 //! The one escaper for everything people read: HTML pages and SVG
 //! diagrams. Banners and reply texts are chosen by the FTP server, target
-//! names, addresses and labels by whoever writes the config (SPEC §9).
+//! names, addresses and labels by whoever writes the config (docs/security.md).
 
 /// Escapes text for element content and double- or single-quoted
 /// attributes, in HTML and in XML (SVG). Control characters and the

@@ -2,7 +2,7 @@
 //! transcript views, rendered from the store. Banners and reply texts are
 //! chosen by the FTP server, target names and labels by whoever writes the
 //! config: every one of them is escaped before it reaches HTML or SVG
-//! (SPEC §9, [`escape`]), and every page is served with a
+//! (docs/security.md, [`escape`]), and every page is served with a
 //! Content-Security-Policy that runs no script but the page's own
 //! ([`script`]).
 

@@ -1,4 +1,4 @@
-//! The one log line per state change (SPEC §8): an operator reading logs
+//! The one log line per state change (docs/diagnosis.md): an operator reading logs
 //! wants "partner-drop active went down at login: auth_failed 530,
 //! credentials", once — not one line per check every 30 s.
 

@@ -1,4 +1,4 @@
-//! Every failure reason of SPEC §3 that a misbehaving server can cause,
+//! Every failure reason of docs/failures.md that a misbehaving server can cause,
 //! produced on demand by the scripted fault server and asserted as the exact
 //! `(phase, reason, code)` the runner reports.
 //!

@@ -227,7 +227,7 @@ async fn wrong_password() {
 }
 
 /// A failure just before the deadline leaves no time for a polite QUIT: the
-/// check still ends at its deadline (SPEC §4 `timeout`: one whole check),
+/// check still ends at its deadline (docs/configuration.md `timeout`: one whole check),
 /// even when the server never answers that QUIT.
 #[tokio::test]
 async fn late_failure_does_not_stretch_the_deadline() {
@@ -334,4 +334,23 @@ async fn password_echoed_by_the_server_is_masked() {
         "{message}\n{transcript}"
     );
     assert!(message.contains("****"), "{message}");
+}
+
+/// RFC 4217 §4 / the STARTTLS command-injection class: bytes a server (or
+/// a man in the middle) sends after its `234` and before the handshake
+/// would be read as if they came through TLS. The check refuses them.
+#[tokio::test]
+async fn plaintext_after_the_reply_to_auth_tls_is_refused() {
+    let server = FaultServer::start(
+        Script::new().on("AUTH", Reaction::Reply("234 Go ahead\r\n230 injected login".into())),
+    )
+    .await;
+    let mut plan = plan(&server, Mode::Passive);
+    plan.tls.mode = ftp_exporter::check::TlsMode::Explicit;
+    plan.tls.insecure_skip_verify = true;
+    let outcome = check(&plan).await;
+    assert_failure(&outcome, Phase::Tls, Reason::TlsHandshakeFailed, "");
+    let f = outcome.failure.as_ref().unwrap();
+    assert!(f.message.contains("after its reply to AUTH"), "{}", f.message);
+    assert!(!server.received("USER"), "nothing was sent after the injected bytes: {:?}", server.commands());
 }

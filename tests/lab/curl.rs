@@ -11,7 +11,7 @@ use super::scenario::SERVER_PUBLIC;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataMode {
     /// PASV, then connect to the control connection's peer, ignoring the
-    /// 227 address (what ftp_exporter does by default, SPEC §9).
+    /// 227 address (what ftp_exporter does by default, docs/security.md).
     PassiveToControlPeer,
     /// PASV, then connect to whatever address 227 advertised
     /// (`trust_advertised_address: true`).

@@ -32,7 +32,7 @@ pub fn run(client: &Netns, plan: CheckPlan) -> Outcome {
     })
 }
 
-/// Both modes, one after the other (SPEC §2: never at the same time), each
+/// Both modes, one after the other (docs/failures.md: never at the same time), each
 /// plan adjusted by `tweak`, and the diagnosis of the pair.
 pub fn run_both(client: &Netns, tweak: impl Fn(&mut CheckPlan)) -> Both {
     let mut outcomes = Vec::new();

@@ -9,7 +9,7 @@ use super::scenario::SERVER_PUBLIC;
 
 #[derive(Debug)]
 pub struct ProbeRun {
-    /// 0 every mode ok, 1 a check failed, 2 bad usage (SPEC §7).
+    /// 0 every mode ok, 1 a check failed, 2 bad usage (docs/flags.md).
     pub exit: i32,
     /// One JSON object per mode, in the order probed.
     pub modes: Vec<Value>,

@@ -26,7 +26,7 @@ pub const SERVER: Ipv4Addr = Ipv4Addr::new(172, 31, 0, 10);
 /// vsftpd's `pasv_min_port`..`pasv_max_port`, DNATed by server-gw.
 pub const PASSIVE_PORTS: RangeInclusive<u16> = 40000..=40009;
 /// The exporter's active-mode listening ports when a scenario forwards them
-/// through the router (`active.port_range` of SPEC §4).
+/// through the router (`active.port_range` of docs/configuration.md).
 pub const ACTIVE_PORTS: RangeInclusive<u16> = 50000..=50009;
 
 /// What happens to a new connection to the control port at server-gw.

@@ -1,4 +1,4 @@
-"""pyftpdlib server for ftp_exporter's interop tests (issue 4).
+"""pyftpdlib server for ftp_exporter's interop tests.
 
 Started by tests/support/real_servers/pyftpdlib.rs with the venv that
 ci/install-deps.sh builds (pinned pyftpdlib + pyOpenSSL). Binds the

@@ -1,4 +1,4 @@
-//! The sequence diagram of one check (issue 13): what the troubleshooting
+//! The sequence diagram of one check: what the troubleshooting
 //! note draws by hand — the control connection, and dashed, the data
 //! connection in the direction it is opened, with the address `PORT`/`227`
 //! carried — drawn from every real check.

@@ -1,4 +1,4 @@
-//! The greeting, and the ways a greeting goes wrong (SPEC §3, phase `banner`).
+//! The greeting, and the ways a greeting goes wrong (docs/failures.md, phase `banner`).
 
 use std::io;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //!
 //! Real FTP servers cannot be told to send a malformed 227, reset the
 //! connection after `USER` or connect back from the wrong address, yet those
-//! are exactly the failures SPEC §3 must name. This server is a minimal,
+//! are exactly the failures docs/failures.md must name. This server is a minimal,
 //! correct FTP server (RFC 959, with RFC 2428 `EPSV`/`EPRT`) over an
 //! in-memory file map until a [`Script`] injects one fault.
 //!

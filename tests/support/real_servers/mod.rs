@@ -1,6 +1,6 @@
 //! Real FTP servers (vsftpd, ProFTPD, Pure-FTPd from Debian, pyftpdlib from
 //! PyPI) run as child processes on 127.0.0.1 for the interoperability
-//! matrix (issue 4). The exporter must work against what operators run, not
+//! matrix. The exporter must work against what operators run, not
 //! only against the in-process libunftp server, so each server here gets a
 //! generated config, a fresh data root and a known user.
 //!
@@ -94,7 +94,7 @@ pub struct ServerOptions {
     pub cert: CertChoice,
     /// Address to advertise in 227 instead of the real one (vsftpd
     /// `pasv_address`, ProFTPD `MasqueradeAddress`, Pure-FTPd `-P`,
-    /// pyftpdlib `masquerade_address`): the NAT misconfiguration of SPEC §8.
+    /// pyftpdlib `masquerade_address`): the NAT misconfiguration of docs/diagnosis.md.
     pub pasv_address: Option<IpAddr>,
     /// Passive ports; `None` lets the server pick ephemeral ports, which
     /// cannot collide between tests running in parallel.
