@@ -5,7 +5,7 @@
 #
 # Why the FTP servers are unpacked instead of installed: vsftpd, proftpd-core
 # and pure-ftpd all Provide/Conflict `ftp-server`, so dpkg will not install
-# them side by side. The interop tests (issue 4) need all three at once, so
+# them side by side. The interop tests need all three at once, so
 # each .deb is `dpkg -x`-ed into .cache/servers/<name>/ and the test harness
 # (tests/support/real_servers/) runs the binaries from there. Their shared
 # libraries do not conflict, so those are installed normally.
@@ -49,13 +49,16 @@ say "apt-get update"
 #   tests/service_web_tls), python3-venv for pyftpdlib,
 #   chromium (the page tests drive it headless over the DevTools protocol,
 #   tests/support/browser.rs), pngquant (shrinks the README's screenshots
-#   when the page tests rewrite them, UPDATE_DOCS_IMAGES=1).
+#   when the page tests rewrite them, UPDATE_DOCS_IMAGES=1),
+#   prometheus-blackbox-exporter (benches/compare.rs measures a check
+#   against it; its smoke run is part of the tests).
 # Libraries the unpacked FTP servers link against (found with ldd on the
 # unpacked binaries): libwrap0 (vsftpd), libhiredis0.14, libmemcached11,
 # libmemcachedutil2, libpcre2-posix3 (proftpd), libsodium23 (proftpd
 # mod_tls, pure-ftpd), libcap2, libpam0g, libssl3.
 PKGS=(
     prometheus nftables iproute2 openssl curl ca-certificates procps chromium pngquant
+    prometheus-blackbox-exporter
     libwrap0 libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3
     libsodium23 libcap2 libpam0g libpam-modules libssl3 libacl1 libidn2-0
 )
@@ -65,6 +68,7 @@ say "apt-get install ${PKGS[*]}"
 # promtool is what the tests need from the prometheus package; the package
 # also enables a prometheus service, which the tests do not use.
 command -v promtool >/dev/null || { echo "install-deps: promtool missing after install" >&2; exit 1; }
+command -v prometheus-blackbox-exporter >/dev/null || { echo "install-deps: prometheus-blackbox-exporter missing after install" >&2; exit 1; }
 [[ -x /usr/bin/chromium ]] || { echo "install-deps: /usr/bin/chromium missing after install" >&2; exit 1; }
 /usr/bin/chromium --version | sed 's/^/install-deps:   /'
 
