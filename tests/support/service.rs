@@ -67,11 +67,17 @@ pub fn free_port() -> u16 {
 pub async fn wait_listening(port: u16, what: &str) -> SocketAddr {
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
+    loop {
+        // A connect to a free port in the ephemeral range can "succeed" by
+        // connecting to itself (TCP simultaneous open) before the process
+        // binds it: that is not a listener.
+        match tokio::net::TcpStream::connect(addr).await {
+            Ok(s) if s.local_addr().ok() != Some(addr) => return addr,
+            _ => {}
+        }
         assert!(std::time::Instant::now() < deadline, "{what} did not start listening");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    addr
 }
 
 /// Writes `dir/web.yml`, a `--web.config.file` with `extra` (e.g. a
