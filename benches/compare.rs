@@ -361,24 +361,52 @@ fn exporter_probe(server: &Server, s: &Settings) -> Row {
         assert!(started.elapsed() < Duration::from_secs(30), "the exporter's first round did not finish");
         std::thread::sleep(Duration::from_millis(200));
     }
-    let cpu0 = cpu_time(&pid);
-    let (checks, failed, wall) = drive(s, |worker| {
-        let (status, body, took) = get(addr, &format!("/probe?target=t{worker:04}"));
-        let ok = status == 200 && sample(&body, "ftp_up") == Some(1.0);
-        let wall = sample(&body, "ftp_check_duration_seconds").map(Duration::from_secs_f64).unwrap_or(took);
-        (ok, wall)
-    });
-    let cpu = cpu_time(&pid) - cpu0;
+    let row = ProbeTool {
+        name: "ftp_exporter /probe",
+        addr,
+        pid,
+        up: "ftp_up",
+        took: "ftp_check_duration_seconds",
+    }
+    .row(server, s, |worker| format!("/probe?target=t{worker:04}"));
     drop(exporter);
-    Row {
-        server: server.name,
-        tool: "ftp_exporter /probe",
-        work: Work::Login,
-        driven: format!("{} at once", s.concurrency),
-        checks,
-        failed,
-        cpu,
-        wall,
+    row
+}
+
+/// An exporter whose `/probe` answers with a success sample and a
+/// duration sample.
+struct ProbeTool {
+    name: &'static str,
+    addr: SocketAddr,
+    pid: String,
+    /// The sample that is 1 when the check succeeded.
+    up: &'static str,
+    /// The sample that holds the check's duration in seconds.
+    took: &'static str,
+}
+
+impl ProbeTool {
+    /// `checks` logins through `/probe` (the path per worker), with the
+    /// tool's CPU over them.
+    fn row(&self, server: &Server, s: &Settings, path: impl Fn(usize) -> String + Sync) -> Row {
+        let cpu0 = cpu_time(&self.pid);
+        let (checks, failed, wall) = drive(s, |worker| {
+            let (status, body, took) = get(self.addr, &path(worker));
+            let ok = status == 200 && sample(&body, self.up) == Some(1.0);
+            let wall = sample(&body, self.took).map(Duration::from_secs_f64).unwrap_or(took);
+            (ok, wall)
+        });
+        let cpu = cpu_time(&self.pid) - cpu0;
+        Row {
+            server: server.name,
+            tool: self.name,
+            work: Work::Login,
+            driven: format!("{} at once", s.concurrency),
+            checks,
+            failed,
+            cpu,
+            wall,
+        }
     }
 }
 
@@ -424,25 +452,16 @@ fn blackbox_probe(bin: &str, server: &Server, s: &Settings) -> Row {
         std::thread::sleep(Duration::from_millis(50));
     }
     let target = format!("/probe?module=ftp_login&target={}", server.addr);
-    let cpu0 = cpu_time(&pid);
-    let (checks, failed, wall) = drive(s, |_| {
-        let (status, body, took) = get(addr, &target);
-        let ok = status == 200 && sample(&body, "probe_success") == Some(1.0);
-        let wall = sample(&body, "probe_duration_seconds").map(Duration::from_secs_f64).unwrap_or(took);
-        (ok, wall)
-    });
-    let cpu = cpu_time(&pid) - cpu0;
-    drop(blackbox);
-    Row {
-        server: server.name,
-        tool: "blackbox_exporter /probe",
-        work: Work::Login,
-        driven: format!("{} at once", s.concurrency),
-        checks,
-        failed,
-        cpu,
-        wall,
+    let row = ProbeTool {
+        name: "blackbox_exporter /probe",
+        addr,
+        pid,
+        up: "probe_success",
+        took: "probe_duration_seconds",
     }
+    .row(server, s, |_| target.clone());
+    drop(blackbox);
+    row
 }
 
 /// User + system time of this process's waited-for children.
